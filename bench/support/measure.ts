@@ -1,0 +1,66 @@
+import { Worker } from 'node:worker_threads';
+
+export interface LoadResult {
+  label: string;
+  requestsPerSecond: number;
+  errors: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+export interface LoadOptions {
+  label: string;
+  url: string;
+  method?: 'GET' | 'POST';
+  headers?: Record<string, string>;
+  body?: string;
+  /** A substring every successful response body must contain (guards against measuring errors). */
+  expect?: string;
+  concurrency?: number;
+  durationMs?: number;
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
+/** Runs closed-loop HTTP load from a worker thread and reports throughput and latency percentiles. */
+export async function runLoad(options: LoadOptions): Promise<LoadResult> {
+  const durationMs = options.durationMs ?? Number(process.env.BENCH_DURATION_MS ?? 5000);
+  const worker = new Worker(new URL('./load-worker.mjs', import.meta.url), {
+    workerData: {
+      url: options.url,
+      method: options.method ?? 'GET',
+      headers: options.headers ?? {},
+      body: options.body,
+      expect: options.expect,
+      concurrency: options.concurrency ?? Number(process.env.BENCH_CONCURRENCY ?? 16),
+      durationMs,
+    },
+  });
+  const result = await new Promise<{ requests: number; errors: number; latencies: number[] }>((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  });
+  await worker.terminate();
+  const sorted = result.latencies.sort((a, b) => a - b);
+  return {
+    label: options.label,
+    requestsPerSecond: result.requests / (durationMs / 1000),
+    errors: result.errors,
+    p50Ms: percentile(sorted, 50),
+    p99Ms: percentile(sorted, 99),
+  };
+}
+
+export function printTable(title: string, rows: LoadResult[], baseline: LoadResult): void {
+  process.stdout.write(`\n${title}\n`);
+  process.stdout.write(`${'case'.padEnd(44)}${'req/s'.padStart(10)}${'p50 ms'.padStart(10)}${'p99 ms'.padStart(10)}${'errors'.padStart(8)}${'vs baseline'.padStart(13)}\n`);
+  for (const row of rows) {
+    const ratio = row.requestsPerSecond / baseline.requestsPerSecond;
+    process.stdout.write(
+      `${row.label.padEnd(44)}${row.requestsPerSecond.toFixed(0).padStart(10)}${row.p50Ms.toFixed(2).padStart(10)}${row.p99Ms.toFixed(2).padStart(10)}${String(row.errors).padStart(8)}${`${ratio.toFixed(2)}x`.padStart(13)}\n`,
+    );
+  }
+}

@@ -1,0 +1,247 @@
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
+import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
+import { useServer } from 'graphql-ws/use/ws';
+import type { ExecutionArgs, execute, subscribe } from 'graphql';
+import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import { WebSocketServer } from 'ws';
+import type { Config } from './config.ts';
+import { openDatabase, type Database } from './db/client.ts';
+import { applyMigrations } from './db/migrator.ts';
+import type { Context, Services } from './graphql/context.ts';
+import { createErrorMasker } from './graphql/errors.ts';
+import { schema } from './graphql/schema.ts';
+import { useCsrfPrevention } from './http/csrf.ts';
+import { handleHealth, handleReadiness } from './http/health.ts';
+import { notFound, sendError, sendJson } from './http/respond.ts';
+import { systemClock, type Clock } from './lib/clock.ts';
+import { AppError } from './lib/errors.ts';
+import { createLogger, type Logger } from './lib/logger.ts';
+import { authenticate } from './modules/auth/viewer.ts';
+import { loadKeyStore, type KeyStore } from './modules/auth/keys.ts';
+
+export interface AppOptions {
+  logger?: Logger;
+  clock?: Clock;
+  /** An already open database (tests share one per file); the app then leaves closing it to the caller. */
+  database?: Database;
+  keys?: KeyStore;
+}
+
+export interface App {
+  services: Services;
+  server: http.Server;
+  yoga: YogaServerInstance<ServerContext, Context>;
+  /** Listens on config.host:config.port (0 picks a free port) and resolves with the address. */
+  start(): Promise<{ port: number; url: string }>;
+  /** Stops accepting, finishes in-flight requests, closes WebSockets with 1001 and the database. */
+  stop(): Promise<void>;
+}
+
+interface ServerContext {
+  requestId: string;
+  req?: http.IncomingMessage;
+  /** Set for operations over graphql-ws: credentials come from `connection_init`, not from headers. */
+  connectionParams?: Record<string, unknown>;
+  transport?: 'ws';
+}
+
+/** graphql-ws runs each operation through yoga's enveloped execute/subscribe, carried on the root value. */
+interface EnvelopedRoot {
+  execute: (args: ExecutionArgs) => unknown;
+  subscribe: (args: ExecutionArgs) => unknown;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+
+function connectionAuthorization(params: Record<string, unknown> | undefined): string | undefined {
+  const value = params?.authorization ?? params?.Authorization;
+  return typeof value === 'string' ? value : undefined;
+}
+
+function yogaLogger(logger: Logger) {
+  const write = (level: 'debug' | 'info' | 'warn' | 'error') => (...args: unknown[]) => {
+    const [first, ...rest] = args;
+    logger[level]({ detail: rest.length ? rest : undefined }, typeof first === 'string' ? first : 'graphql-yoga');
+  };
+  return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
+}
+
+export async function buildApp(config: Config, options: AppOptions = {}): Promise<App> {
+  const logger = options.logger ?? createLogger({ level: config.logLevel });
+  const clock = options.clock ?? systemClock;
+  const ownsDatabase = !options.database;
+  const database = options.database ?? (await openDatabase(config.database, { logger }));
+  try {
+    if (config.migrateOnStart) {
+      const { applied } = await applyMigrations(database.migrationTarget, { logger });
+      if (applied.length) logger.info({ applied }, 'applied database migrations');
+    }
+  } catch (error) {
+    if (ownsDatabase) await database.close();
+    throw error;
+  }
+  const keys = options.keys ?? (await loadKeyStore({ dataDir: config.dataDir, now: clock.now() }));
+  const services: Services = { config, database, db: database.prisma, clock, logger, keys };
+
+  const production = config.env === 'production';
+  const plugins: Plugin[] = [
+    EnvelopArmorPlugin({
+      maxDepth: { n: config.limits.depth, ignoreIntrospection: true },
+      maxAliases: { n: config.limits.aliases, allowList: [] },
+      maxTokens: { n: config.limits.tokens },
+      maxDirectives: { n: config.limits.directives },
+      costLimit: { maxCost: config.limits.cost, ignoreIntrospection: true },
+      blockFieldSuggestion: { enabled: production },
+    }) as Plugin,
+    useCsrfPrevention(),
+  ];
+  if (production) plugins.push(useDisableIntrospection());
+
+  const yoga = createYoga<ServerContext, Context>({
+    schema,
+    graphqlEndpoint: '/graphql',
+    graphiql: production ? false : { title: 'Safeclose API' },
+    landingPage: false,
+    batching: false,
+    logging: yogaLogger(logger),
+    maskedErrors: { maskError: createErrorMasker(logger) },
+    plugins,
+    context: async (initial) => {
+      const authorization = initial.transport === 'ws'
+        ? connectionAuthorization(initial.connectionParams)
+        : initial.request.headers.get('authorization');
+      const viewer = await authenticate(services, authorization);
+      return { requestId: initial.requestId, services, viewer, logger: logger.child({ requestId: initial.requestId }) };
+    },
+  });
+
+  const server = http.createServer((req, res) => {
+    const started = process.hrtime.bigint();
+    const incoming = req.headers['x-request-id'];
+    const requestId = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    res.setHeader('X-Request-Id', requestId);
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    res.on('finish', () => {
+      const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
+      logger.info({ requestId, method: req.method, path, status: res.statusCode, durationMs: Math.round(durationMs * 10) / 10 }, 'request');
+    });
+    route(req, res, path, requestId).catch((error: unknown) => {
+      logger.error({ err: error, requestId }, 'request failed');
+      if (!res.headersSent) sendError(res, new AppError('INTERNAL', 'Unexpected error.'));
+      else res.destroy();
+    });
+  });
+  server.requestTimeout = 30_000;
+  server.headersTimeout = 15_000;
+
+  async function route(req: http.IncomingMessage, res: http.ServerResponse, path: string, requestId: string): Promise<void> {
+    if (path === '/healthz') return handleHealth(res);
+    if (path === '/readyz') return handleReadiness(res, database);
+    if (path === '/.well-known/jwks.json') return sendJson(res, 200, keys.jwks(), { 'Cache-Control': 'public, max-age=300' });
+    if (path === '/graphql') {
+      const rejection = checkBody(req, config.limits.bodyBytes);
+      if (rejection) {
+        res.setHeader('Connection', 'close');
+        return sendError(res, rejection);
+      }
+      await yoga.handle(req, res, { requestId, req });
+      return;
+    }
+    notFound(res);
+  }
+
+  const wsServer = new WebSocketServer({ server, path: '/graphql', maxPayload: config.limits.bodyBytes });
+  const wsDisposable = useServer<Record<string, unknown>>(
+    {
+      execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as ReturnType<typeof execute>,
+      subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as ReturnType<typeof subscribe>,
+      onSubscribe: async (ctx, _id, payload) => {
+        const enveloped = yoga.getEnveloped({
+          requestId: randomUUID(),
+          req: ctx.extra.request,
+          connectionParams: ctx.connectionParams,
+          transport: 'ws',
+          params: payload,
+        });
+        const document = enveloped.parse(payload.query);
+        const errors = enveloped.validate(enveloped.schema, document);
+        if (errors.length) return errors;
+        return {
+          schema: enveloped.schema,
+          document,
+          operationName: payload.operationName,
+          variableValues: payload.variables,
+          contextValue: await enveloped.contextFactory(),
+          rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe },
+        };
+      },
+    },
+    wsServer,
+  );
+
+  let stopping: Promise<void> | undefined;
+
+  return {
+    services,
+    server,
+    yoga,
+    async start() {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(config.port, config.host, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      const { port } = server.address() as AddressInfo;
+      const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+      logger.info({ port, host: config.host, database: database.kind }, 'server listening');
+      return { port, url: `http://${host}:${port}` };
+    },
+    stop() {
+      stopping ??= (async () => {
+        const closed = new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve()));
+        for (const socket of wsServer.clients) socket.close(1001, 'Server shutting down');
+        await wsDisposable.dispose();
+        // Keep-alive connections that finish their response become idle: close them as they do.
+        const sweep = setInterval(() => server.closeIdleConnections(), 50);
+        server.closeIdleConnections();
+        let timer: NodeJS.Timeout | undefined;
+        const deadline = new Promise<'timeout'>((resolve) => {
+          timer = setTimeout(() => resolve('timeout'), config.shutdownTimeoutMs);
+        });
+        const outcome = await Promise.race([closed.then(() => 'closed' as const), deadline]);
+        clearInterval(sweep);
+        clearTimeout(timer);
+        if (outcome === 'timeout') {
+          logger.warn('shutdown timeout reached: closing remaining connections');
+          server.closeAllConnections();
+          for (const socket of wsServer.clients) socket.terminate();
+          await closed;
+        }
+        await new Promise<void>((resolve) => wsServer.close(() => resolve()));
+        if (ownsDatabase) await database.close();
+        logger.info('server stopped');
+      })();
+      return stopping;
+    },
+  };
+}
+
+/** Bodies are read only when their length is declared and within the limit, so nothing large is buffered. */
+function checkBody(req: http.IncomingMessage, limit: number): AppError | undefined {
+  if (req.method !== 'POST') return undefined;
+  const length = req.headers['content-length'];
+  if (length === undefined) {
+    return req.headers['transfer-encoding']
+      ? new AppError('BAD_USER_INPUT', 'A Content-Length header is required.', { reason: 'LENGTH_REQUIRED', status: 411 })
+      : undefined;
+  }
+  if (!/^\d+$/.test(length) || Number(length) > limit) {
+    return new AppError('BAD_USER_INPUT', `The request body is larger than ${limit} bytes.`, { reason: 'PAYLOAD_TOO_LARGE', status: 413 });
+  }
+  return undefined;
+}

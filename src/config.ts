@@ -1,0 +1,131 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+
+export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const integer = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, `must be a whole number between ${min} and ${max}`)
+    .transform(Number)
+    .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+
+const url = (protocols: string[]) =>
+  z
+    .string()
+    .trim()
+    .refine((value) => {
+      try {
+        return protocols.includes(new URL(value).protocol);
+      } catch {
+        return false;
+      }
+    }, `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`);
+
+const boolean = z
+  .enum(['true', 'false', '1', '0'], { message: 'must be true or false' })
+  .transform((value) => value === 'true' || value === '1');
+
+/** Every environment variable the server reads. Each one is documented in README.md under "Configuration". */
+const environmentSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test'], { message: 'must be development, production or test' }).default('development'),
+  HOST: z.string().trim().min(1, 'must not be empty').default('127.0.0.1'),
+  PORT: integer(0, 65535).default(4000),
+  PUBLIC_URL: url(['http:', 'https:']).optional(),
+  LOG_LEVEL: z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+  DATABASE_URL: url(['postgres:', 'postgresql:']).optional(),
+  DATABASE_POOL_SIZE: integer(1, 500).default(10),
+  DATA_DIR: z.string().trim().min(1, 'must not be empty').optional(),
+  MIGRATE_ON_START: boolean.default(true),
+  REDIS_URL: url(['redis:', 'rediss:']).optional(),
+  SMTP_URL: url(['smtp:', 'smtps:']).optional(),
+  BODY_LIMIT_BYTES: integer(1024, 50 * 1024 * 1024).default(1024 * 1024),
+  GRAPHQL_MAX_DEPTH: integer(1, 100).default(12),
+  GRAPHQL_MAX_ALIASES: integer(0, 1000).default(15),
+  GRAPHQL_MAX_TOKENS: integer(10, 100_000).default(2000),
+  GRAPHQL_MAX_COST: integer(1, 1_000_000).default(5000),
+  GRAPHQL_MAX_DIRECTIVES: integer(1, 1000).default(50),
+  SHUTDOWN_TIMEOUT_MS: integer(0, 120_000).default(10_000),
+});
+
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface Config {
+  env: 'development' | 'production' | 'test';
+  host: string;
+  port: number;
+  /** Base for links in mails and magic links. */
+  publicUrl: string;
+  logLevel: LogLevel;
+  database:
+    | { kind: 'postgres'; url: string; poolSize: number }
+    /** `dataDir` undefined means in memory (tests). */
+    | { kind: 'pglite'; dataDir: string | undefined };
+  dataDir: string;
+  migrateOnStart: boolean;
+  redisUrl: string | undefined;
+  smtpUrl: string | undefined;
+  limits: {
+    bodyBytes: number;
+    depth: number;
+    aliases: number;
+    tokens: number;
+    cost: number;
+    directives: number;
+  };
+  shutdownTimeoutMs: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses the environment once, failing fast with a message that names every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const present = Object.fromEntries(
+    Object.keys(environmentSchema.shape)
+      .filter((key) => env[key] !== undefined && env[key] !== '')
+      .map((key) => [key, env[key]]),
+  );
+  const parsed = environmentSchema.safeParse(present);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => {
+        const name = String(issue.path[0]);
+        return `${name} ${issue.message} (got ${JSON.stringify(present[name])})`;
+      }),
+    );
+  }
+  const e = parsed.data;
+  const dataDir = path.resolve(e.DATA_DIR ?? path.join(projectRoot, 'data'));
+  return {
+    env: e.NODE_ENV,
+    host: e.HOST,
+    port: e.PORT,
+    publicUrl: (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ''),
+    logLevel: e.LOG_LEVEL,
+    database: e.DATABASE_URL
+      ? { kind: 'postgres', url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE }
+      : { kind: 'pglite', dataDir: path.join(dataDir, 'pglite') },
+    dataDir,
+    migrateOnStart: e.MIGRATE_ON_START,
+    redisUrl: e.REDIS_URL,
+    smtpUrl: e.SMTP_URL,
+    limits: {
+      bodyBytes: e.BODY_LIMIT_BYTES,
+      depth: e.GRAPHQL_MAX_DEPTH,
+      aliases: e.GRAPHQL_MAX_ALIASES,
+      tokens: e.GRAPHQL_MAX_TOKENS,
+      cost: e.GRAPHQL_MAX_COST,
+      directives: e.GRAPHQL_MAX_DIRECTIVES,
+    },
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+  };
+}

@@ -1,0 +1,11 @@
+import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
+import { builder } from './builder.ts';
+import './scalars.ts';
+import '../modules/documents/documents.schema.ts';
+
+export const schema: GraphQLSchema = builder.toSchema();
+
+/** The SDL checked in as schema.graphql: sorted, so it changes only when the schema does. */
+export function printSortedSchema(): string {
+  return `${printSchema(lexicographicSortSchema(schema)).trimEnd()}\n`;
+}

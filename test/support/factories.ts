@@ -1,0 +1,71 @@
+import { randomUUID } from 'node:crypto';
+import type { Db } from '../../src/db/client.ts';
+import type { PlatformRole, PermissionKey } from '../../src/generated/prisma/enums.ts';
+import type { Services } from '../../src/graphql/context.ts';
+import { issueAccessToken } from '../../src/modules/auth/access-token.ts';
+
+let counter = 0;
+const unique = () => `${Date.now().toString(36)}${(++counter).toString(36)}`;
+
+export async function createUser(db: Db, input: { roles?: PlatformRole[]; email?: string; name?: string } = {}) {
+  const id = unique();
+  return db.user.create({
+    data: { email: input.email ?? `user-${id}@example.test`, name: input.name ?? `User ${id}`, roles: input.roles ?? [] },
+  });
+}
+
+/** A live login session for the user and an access token for it, as sign-in will issue them. */
+export async function signInAs(services: Pick<Services, 'db' | 'keys' | 'config' | 'clock'>, userId: string) {
+  const now = services.clock.now();
+  const session = await services.db.loginSession.create({
+    data: { userId, kind: 'PASSWORD', expiresAt: new Date(now.getTime() + 24 * 3600_000) },
+  });
+  const token = await issueAccessToken(
+    { keys: services.keys, issuer: services.config.publicUrl, now, ttlSeconds: 600 },
+    { userId, sessionId: session.id },
+  );
+  return { session, token };
+}
+
+export async function createOrganization(db: Db, input: { name?: string; permissions?: PermissionKey[] } = {}) {
+  const id = unique();
+  const organization = await db.organization.create({
+    data: { name: input.name ?? `Org ${id}`, slug: `org-${id}`, subscriptionStatus: 'ACTIVE' },
+  });
+  const role = await db.organizationRole.create({
+    data: { organizationId: organization.id, name: 'Staff', permissions: input.permissions ?? ['documents', 'loans', 'rcm', 'signing'] },
+  });
+  const location = await db.location.create({ data: { organizationId: organization.id, name: `Main ${id}` } });
+  return { organization, role, location };
+}
+
+export async function addMember(db: Db, input: { userId: string; organizationId: string; roleId: string; locationIds?: string[]; isOwner?: boolean }) {
+  return db.membership.create({
+    data: {
+      userId: input.userId,
+      organizationId: input.organizationId,
+      roleId: input.roleId,
+      isOwner: input.isOwner ?? false,
+      locations: { create: (input.locationIds ?? []).map((locationId) => ({ locationId })) },
+    },
+  });
+}
+
+export async function createDocument(db: Db, input: { organizationId: string; locationId?: string; serialNumber?: string; ownerName?: string }) {
+  return db.document.create({
+    data: {
+      organizationId: input.organizationId,
+      locationId: input.locationId ?? null,
+      manufacturer: 'Clayton',
+      model: 'Tempo 32',
+      year: 2019,
+      serialNumber: input.serialNumber ?? `CLW${randomUUID().slice(0, 8).toUpperCase()}`,
+      hudLabelNumber: 'NTA1234567',
+      ownerName: input.ownerName ?? 'Dana Whitfield',
+      addressLine1: '12 Pine Lane',
+      city: 'Athens',
+      state: 'GA',
+      postalCode: '30601',
+    },
+  });
+}
