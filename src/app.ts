@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
 import { useServer } from 'graphql-ws/use/ws';
-import type { ExecutionArgs, execute, subscribe } from 'graphql';
+import type { ExecutionArgs, GraphQLError, ValidationContext, execute, subscribe } from 'graphql';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 import type { Config } from './config.ts';
@@ -13,6 +13,7 @@ import { applyMigrations } from './db/migrator.ts';
 import type { Context, Services } from './graphql/context.ts';
 import { createErrorMasker } from './graphql/errors.ts';
 import { schema } from './graphql/schema.ts';
+import { useValidationErrorStatus } from './graphql/validation-status.ts';
 import { useCsrfPrevention } from './http/csrf.ts';
 import { handleHealth, handleReadiness } from './http/health.ts';
 import { notFound, sendError, sendJson } from './http/respond.ts';
@@ -54,6 +55,16 @@ interface EnvelopedRoot {
   subscribe: (args: ExecutionArgs) => unknown;
 }
 
+/**
+ * Armor's validation rules throw by default, which escapes GraphQL validation and answers 200; reported instead,
+ * a limit violation is an ordinary validation error (400, GRAPHQL_VALIDATION_FAILED), decided before any
+ * resolver or database work.
+ */
+const reportAsValidationError = {
+  propagateOnRejection: false,
+  onReject: [(context: ValidationContext | null, error: GraphQLError) => context?.reportError(error)],
+};
+
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
 function connectionAuthorization(params: Record<string, unknown> | undefined): string | undefined {
@@ -64,7 +75,8 @@ function connectionAuthorization(params: Record<string, unknown> | undefined): s
 function yogaLogger(logger: Logger) {
   const write = (level: 'debug' | 'info' | 'warn' | 'error') => (...args: unknown[]) => {
     const [first, ...rest] = args;
-    logger[level]({ detail: rest.length ? rest : undefined }, typeof first === 'string' ? first : 'graphql-yoga');
+    if (first instanceof Error) logger[level]({ err: first }, first.message);
+    else logger[level]({ detail: rest.length ? rest : undefined }, typeof first === 'string' ? first : 'graphql-yoga');
   };
   return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
 }
@@ -89,13 +101,15 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   const production = config.env === 'production';
   const plugins: Plugin[] = [
     EnvelopArmorPlugin({
-      maxDepth: { n: config.limits.depth, ignoreIntrospection: true },
-      maxAliases: { n: config.limits.aliases, allowList: [] },
+      maxDepth: { n: config.limits.depth, ignoreIntrospection: true, ...reportAsValidationError },
+      maxAliases: { n: config.limits.aliases, allowList: [], ...reportAsValidationError },
+      maxDirectives: { n: config.limits.directives, ...reportAsValidationError },
+      costLimit: { maxCost: config.limits.cost, ignoreIntrospection: true, ...reportAsValidationError },
+      // Enforced while parsing, so it already fails as a 400 parse error.
       maxTokens: { n: config.limits.tokens },
-      maxDirectives: { n: config.limits.directives },
-      costLimit: { maxCost: config.limits.cost, ignoreIntrospection: true },
       blockFieldSuggestion: { enabled: production },
     }) as Plugin,
+    useValidationErrorStatus(),
     useCsrfPrevention(),
   ];
   if (production) plugins.push(useDisableIntrospection());

@@ -42,7 +42,7 @@ describe('log redaction', () => {
 
     it('logs each request with its id, and never the bearer token, cookie or secret variables', async () => {
       const secretPassword = 'correct-horse-battery-staple';
-      await t.graphql('query($password: String) { __typename }', { password: secretPassword }, { token, headers: { cookie: 'sc_session=cookie-secret', 'x-safeclose-csrf': '1', 'x-request-id': 'trace-me' } });
+      await t.graphql('query($password: ID!) { document(id: $password) { id } }', { password: secretPassword }, { token, headers: { cookie: 'sc_session=cookie-secret', 'x-safeclose-csrf': '1', 'x-request-id': 'trace-me' } });
       await fetch(`${t.url}/graphql?query=${encodeURIComponent('{ __typename }')}&token_hash=query-secret`, { headers: { authorization: `Bearer ${token}` } });
       const text = t.logs.text;
       expect(text).not.toContain(token);

@@ -12,13 +12,19 @@ export function httpExtension(error: AppError): { status: number; headers?: Reco
   return { status: error.status, ...(Object.keys(headers).length ? { headers } : {}) };
 }
 
+/**
+ * Codes that describe the whole request rather than one field: the HTTP status follows them (401, 403, 429, 503).
+ * Field-level outcomes (NOT_FOUND, BAD_USER_INPUT, CONFLICT) stay in a 200 response beside any data.
+ */
+const REQUEST_LEVEL_CODES = new Set(['UNAUTHENTICATED', 'FORBIDDEN', 'RATE_LIMITED', 'DATABASE_UNAVAILABLE']);
+
 export function toGraphQLError(error: AppError, source?: GraphQLError): GraphQLError {
   return new GraphQLError(error.message, {
     nodes: source?.nodes,
     source: source?.source,
     positions: source?.positions,
     path: source?.path,
-    extensions: { ...error.toExtensions(), http: httpExtension(error) },
+    extensions: { ...error.toExtensions(), ...(REQUEST_LEVEL_CODES.has(error.code) ? { http: httpExtension(error) } : {}) },
   });
 }
 
