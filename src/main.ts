@@ -17,7 +17,8 @@ async function main(): Promise<void> {
   const logger = createLogger({ level: config.logLevel });
   const app = await buildApp(config, { logger });
   const { url } = await app.start();
-  console.log(`Safeclose API ready on ${url}/graphql (${app.services.database.kind === 'pglite' ? `embedded database in ${config.database.kind === 'pglite' ? config.database.dataDir : ''}` : 'PostgreSQL'})`);
+  const where = config.database.kind === 'pglite' ? `embedded database in ${config.database.dataDir}` : 'PostgreSQL';
+  console.log(`Safeclose API ready on ${url}/graphql (${where})`);
 
   let signalled = false;
   const shutdown = (signal: NodeJS.Signals) => {

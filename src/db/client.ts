@@ -66,6 +66,7 @@ async function openPostgres(config: { url: string; poolSize: number }, options: 
   // An idle client losing its server must not crash the process; the next query reconnects.
   pool.on('error', (error) => options.logger.warn({ err: error }, 'database connection lost'));
   const prisma = createPrisma(new PrismaPg(pool), options);
+  let closing: Promise<void> | undefined;
   return {
     kind: 'postgres',
     prisma,
@@ -73,9 +74,9 @@ async function openPostgres(config: { url: string; poolSize: number }, options: 
     async ping(timeoutMs = 2_000) {
       await withTimeout(pool.query('SELECT 1'), timeoutMs);
     },
-    async close() {
-      await prisma.$disconnect();
-      await pool.end();
+    close() {
+      closing ??= prisma.$disconnect().then(() => pool.end());
+      return closing;
     },
   };
 }

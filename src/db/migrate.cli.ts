@@ -1,21 +1,18 @@
-import { mkdir } from 'node:fs/promises';
-import path from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
-import { applyMigrations, projectRoot } from './migrator.ts';
+// `npm run db:migrate`: applies pending migrations to the configured database (DATABASE_URL, else the embedded
+// database in DATA_DIR), through the same openDatabase as the server, so it honours the embedded database's lock.
+import { loadConfig } from '../config.ts';
+import { createLogger } from '../lib/logger.ts';
+import { openDatabase } from './client.ts';
+import { applyMigrations } from './migrator.ts';
 
-// Same variables and defaults as src/config.ts: DATABASE_URL selects PostgreSQL, otherwise PGlite in DATA_DIR/pglite.
 async function migrate(): Promise<{ applied: string[]; where: string }> {
-  const url = process.env.DATABASE_URL?.trim();
-  if (url) return { ...(await applyMigrations({ kind: 'postgres', url })), where: 'the PostgreSQL database at DATABASE_URL' };
-  const dataDir = path.resolve(process.env.DATA_DIR?.trim() || path.join(projectRoot, 'data'));
-  const pgliteDir = path.join(dataDir, 'pglite');
-  // PGlite creates its own directory but not missing parents.
-  await mkdir(dataDir, { recursive: true });
-  const pglite = await PGlite.create(pgliteDir);
+  const config = loadConfig();
+  const database = await openDatabase(config.database, { logger: createLogger({ level: 'warn' }) });
+  const where = config.database.kind === 'postgres' ? 'the PostgreSQL database at DATABASE_URL' : `the embedded database in ${config.database.dataDir}`;
   try {
-    return { ...(await applyMigrations({ kind: 'pglite', pglite })), where: `the embedded database in ${pgliteDir}` };
+    return { ...(await applyMigrations(database.migrationTarget)), where };
   } finally {
-    await pglite.close();
+    await database.close();
   }
 }
 
