@@ -27,9 +27,10 @@ env.PRISMA_HIDE_UPDATE_MESSAGE = '1';
 env.CHECKPOINT_DISABLE = '1';
 // The prisma-pothos-types generator is found on PATH, as npm scripts would arrange.
 env.PATH = [path.join(root, 'node_modules', '.bin'), env.PATH].join(path.delimiter);
-const result = spawnSync(process.execPath, [require.resolve('prisma/build/index.js'), 'generate'], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env });
+const result = spawnSync(process.execPath, [require.resolve('prisma/build/index.js'), 'generate'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env });
 if (result.status !== 0) {
   process.stdout.write(result.stdout ?? '');
+  process.stderr.write(result.stderr ?? '');
   process.exit(result.status ?? 1);
 }
 fs.writeFileSync(stamp, fingerprint);

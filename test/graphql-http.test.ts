@@ -1,3 +1,4 @@
+import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DocumentByIdDocument } from './generated/graphql.ts';
 import { startTestApp, type TestApp } from './support/app.ts';
@@ -162,5 +163,22 @@ describe('CSRF prevention for cookie-carrying browser requests', () => {
 
   it('accepts a cookie-less GET (Bearer clients are not at risk)', async () => {
     expect((await get({})).status).toBe(200);
+  });
+});
+
+describe('request bodies', () => {
+  it('asks for a Content-Length on chunked POSTs (411) rather than buffering an unbounded body', async () => {
+    const response = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const target = new URL(t.url);
+      const request = http.request({ host: target.hostname, port: target.port, path: '/graphql', method: 'POST', headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' } }, (res) => {
+        let body = '';
+        res.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      request.on('error', reject);
+      request.end(JSON.stringify({ query: '{ __typename }' }));
+    });
+    expect(response.status).toBe(411);
+    expect(JSON.parse(response.body)).toMatchObject({ error: { code: 'BAD_USER_INPUT', reason: 'LENGTH_REQUIRED' } });
   });
 });
