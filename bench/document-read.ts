@@ -100,9 +100,3 @@ export async function benchDocumentRead(): Promise<{ ratio: number }> {
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  benchDocumentRead().catch((error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  });
-}

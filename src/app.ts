@@ -14,13 +14,18 @@ import type { Context, Services } from './graphql/context.ts';
 import { createErrorMasker } from './graphql/errors.ts';
 import { schema } from './graphql/schema.ts';
 import { useValidationErrorStatus } from './graphql/validation-status.ts';
-import { useCsrfPrevention } from './http/csrf.ts';
+import { CSRF_HEADER, useCsrfPrevention } from './http/csrf.ts';
 import { handleHealth, handleReadiness } from './http/health.ts';
 import { notFound, sendError, sendJson } from './http/respond.ts';
 import { systemClock, type Clock } from './lib/clock.ts';
 import { AppError } from './lib/errors.ts';
 import { createLogger, type Logger } from './lib/logger.ts';
-import { authenticate } from './modules/auth/viewer.ts';
+import { authenticate, bearerToken } from './modules/auth/viewer.ts';
+import { createMailer, type Mailer } from './modules/mail/mailer.ts';
+import { createRateLimiter, DatabaseRateLimiter } from './lib/rate-limit.ts';
+import { verifyDummyPassword } from './lib/password.ts';
+import { clientAddress } from './http/client-address.ts';
+import { ACCESS_COOKIE, parseCookies, REFRESH_COOKIE } from './http/cookies.ts';
 import { loadKeyStore, type KeyStore } from './modules/auth/keys.ts';
 
 export interface AppOptions {
@@ -29,6 +34,7 @@ export interface AppOptions {
   /** An already open database (tests share one per file); the app then leaves closing it to the caller. */
   database?: Database;
   keys?: KeyStore;
+  mailer?: Mailer;
 }
 
 export interface App {
@@ -65,6 +71,13 @@ const reportAsValidationError = {
   onReject: [(context: ValidationContext | null, error: GraphQLError) => context?.reportError(error)],
 };
 
+/** The session token of an HTTP request: the Authorization header, else the browser's session cookie. */
+function requestToken(request: Request): string | null {
+  const authorization = request.headers.get('authorization');
+  if (authorization) return bearerToken(authorization);
+  return parseCookies(request.headers.get('cookie')).get(ACCESS_COOKIE) || null;
+}
+
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
 function connectionAuthorization(params: Record<string, unknown> | undefined): string | undefined {
@@ -95,8 +108,18 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     if (ownsDatabase) await database.close();
     throw error;
   }
-  const keys = options.keys ?? (await loadKeyStore({ dataDir: config.dataDir, now: clock.now() }));
-  const services: Services = { config, database, db: database.prisma, clock, logger, keys };
+  const keys = options.keys ?? (await loadKeyStore({ dataDir: config.dataDir, now: clock.now(), configured: config.auth.signingKeys }));
+  const rateLimiter = createRateLimiter({ redisUrl: config.redisUrl, db: database.prisma, clock, logger });
+  // Database counters outlive their windows; sweep them now and then so the table stays small.
+  const purge = rateLimiter instanceof DatabaseRateLimiter
+    ? setInterval(() => void rateLimiter.purgeExpired().catch((error: unknown) => logger.warn({ err: error }, 'rate-limit purge failed')), 10 * 60_000).unref()
+    : undefined;
+  const mailer = options.mailer ?? createMailer(config.mail, logger, clock);
+  const services: Services = { config, database, db: database.prisma, clock, logger, keys, rateLimiter, mailer };
+  // Builds the dummy hash now, so even the first sign-in for an unknown email costs what a wrong password costs.
+  await verifyDummyPassword('warm-up');
+  // Cookies set by resolvers (sign-in, refresh, sign-out), keyed by the request they answer.
+  const pendingCookies = new WeakMap<Request, string[]>();
 
   const production = config.env === 'production';
   const plugins: Plugin[] = [
@@ -111,6 +134,11 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     }) as Plugin,
     useValidationErrorStatus(),
     useCsrfPrevention(),
+    {
+      onResponse({ request, response }) {
+        for (const cookie of pendingCookies.get(request) ?? []) response.headers.append('Set-Cookie', cookie);
+      },
+    },
   ];
   if (production) plugins.push(useDisableIntrospection());
 
@@ -123,12 +151,32 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     logging: yogaLogger(logger),
     maskedErrors: { maskError: createErrorMasker(logger) },
     plugins,
+    cors: (request) => {
+      const origin = request.headers.get('origin');
+      return {
+        origin: origin && config.corsOrigins.includes(origin) ? origin : config.corsOrigins[0],
+        credentials: true,
+        allowedHeaders: ['authorization', 'content-type', CSRF_HEADER, 'x-request-id'],
+        methods: ['GET', 'POST'],
+      };
+    },
     context: async (initial) => {
-      const authorization = initial.transport === 'ws'
-        ? connectionAuthorization(initial.connectionParams)
-        : initial.request.headers.get('authorization');
-      const viewer = await authenticate(services, authorization);
-      return { requestId: initial.requestId, services, viewer, logger: logger.child({ requestId: initial.requestId }) };
+      const ws = initial.transport === 'ws';
+      // Over WebSocket only the connection_init payload counts: browsers attach cookies to cross-site upgrades.
+      const token = ws ? bearerToken(connectionAuthorization(initial.connectionParams)) : requestToken(initial.request);
+      const viewer = await authenticate(services, token);
+      const userAgent = initial.req?.headers['user-agent'];
+      const responseCookies: string[] = [];
+      if (!ws) pendingCookies.set(initial.request, responseCookies);
+      return {
+        requestId: initial.requestId,
+        services,
+        viewer,
+        client: { ip: clientAddress(initial.req, config.trustProxy), userAgent },
+        logger: logger.child({ requestId: initial.requestId }),
+        responseCookies,
+        refreshCookie: ws ? undefined : parseCookies(initial.request.headers.get('cookie')).get(REFRESH_COOKIE) || undefined,
+      };
     },
   });
 
@@ -237,6 +285,9 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
           await closed;
         }
         await new Promise<void>((resolve) => wsServer.close(() => resolve()));
+        clearInterval(purge);
+        await rateLimiter.close();
+        if (!options.mailer) await mailer.close();
         if (ownsDatabase) await database.close();
         logger.info('server stopped');
       })();

@@ -50,6 +50,19 @@ const environmentSchema = z.object({
   GRAPHQL_MAX_COST: integer(1, 1_000_000).default(5000),
   GRAPHQL_MAX_DIRECTIVES: integer(1, 1000).default(50),
   SHUTDOWN_TIMEOUT_MS: integer(0, 120_000).default(10_000),
+  TRUST_PROXY: z.string().trim().optional(),
+  CORS_ORIGINS: z.string().trim().optional(),
+  ACCESS_TOKEN_TTL_SECONDS: integer(30, 3600).default(600),
+  REFRESH_TOKEN_TTL_SECONDS: integer(300, 90 * 86_400).default(30 * 86_400),
+  JWT_SIGNING_KEYS: z.string().trim().optional(),
+  PASSWORD_RESET_TTL_SECONDS: integer(60, 86_400).default(1800),
+  SIGN_IN_FAILURES_PER_ACCOUNT: integer(1, 1000).default(5),
+  SIGN_IN_FAILURES_PER_ADDRESS: integer(1, 10_000).default(30),
+  SIGN_IN_FAILURE_WINDOW_SECONDS: integer(10, 86_400).default(900),
+  PASSWORD_RESETS_PER_EMAIL: integer(1, 1000).default(3),
+  PASSWORD_RESET_WINDOW_SECONDS: integer(60, 86_400).default(3600),
+  MAIL_FROM: z.string().trim().min(3, 'must be a sender address such as "Safeclose <no-reply@example.com>"').default('Safeclose <no-reply@safeclose.local>'),
+  COOKIE_SECURE: boolean.optional(),
 });
 
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -68,7 +81,10 @@ export interface Config {
   dataDir: string;
   migrateOnStart: boolean;
   redisUrl: string | undefined;
-  smtpUrl: string | undefined;
+  /** Proxy addresses whose X-Forwarded-For is believed (TRUST_PROXY, comma-separated); empty: the socket's address. */
+  trustProxy: string[];
+  /** Browser origins allowed to call the API with credentials (PUBLIC_URL's origin, plus CORS_ORIGINS). */
+  corsOrigins: string[];
   limits: {
     bodyBytes: number;
     depth: number;
@@ -78,6 +94,25 @@ export interface Config {
     directives: number;
   };
   shutdownTimeoutMs: number;
+  auth: {
+    accessTokenTtlSeconds: number;
+    refreshTokenTtlSeconds: number;
+    /** JSON array of private JWKs (newest first) from JWT_SIGNING_KEYS; undefined means keys under DATA_DIR. */
+    signingKeys: string | undefined;
+    passwordResetTtlSeconds: number;
+    signInFailuresPerAccount: number;
+    signInFailuresPerAddress: number;
+    signInFailureWindowSeconds: number;
+    passwordResetsPerEmail: number;
+    passwordResetWindowSeconds: number;
+    cookieSecure: boolean;
+  };
+  mail: {
+    smtpUrl: string | undefined;
+    from: string;
+    /** Where mail goes when no SMTP_URL is set: one .eml file per message. */
+    outboxDir: string;
+  };
 }
 
 export class ConfigError extends Error {
@@ -117,7 +152,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir,
     migrateOnStart: e.MIGRATE_ON_START,
     redisUrl: e.REDIS_URL,
-    smtpUrl: e.SMTP_URL,
+    trustProxy: (e.TRUST_PROXY ?? '').split(',').map((a) => a.trim()).filter(Boolean),
+    corsOrigins: [
+      new URL(e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).origin,
+      ...(e.CORS_ORIGINS ?? '').split(',').map((o) => o.trim().replace(/\/+$/, '')).filter(Boolean),
+    ],
     limits: {
       bodyBytes: e.BODY_LIMIT_BYTES,
       depth: e.GRAPHQL_MAX_DEPTH,
@@ -127,5 +166,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       directives: e.GRAPHQL_MAX_DIRECTIVES,
     },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    auth: {
+      accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS,
+      refreshTokenTtlSeconds: e.REFRESH_TOKEN_TTL_SECONDS,
+      signingKeys: e.JWT_SIGNING_KEYS,
+      passwordResetTtlSeconds: e.PASSWORD_RESET_TTL_SECONDS,
+      signInFailuresPerAccount: e.SIGN_IN_FAILURES_PER_ACCOUNT,
+      signInFailuresPerAddress: e.SIGN_IN_FAILURES_PER_ADDRESS,
+      signInFailureWindowSeconds: e.SIGN_IN_FAILURE_WINDOW_SECONDS,
+      passwordResetsPerEmail: e.PASSWORD_RESETS_PER_EMAIL,
+      passwordResetWindowSeconds: e.PASSWORD_RESET_WINDOW_SECONDS,
+      cookieSecure: e.COOKIE_SECURE ?? e.NODE_ENV === 'production',
+    },
+    mail: { smtpUrl: e.SMTP_URL, from: e.MAIL_FROM, outboxDir: path.join(dataDir, 'outbox') },
   };
 }

@@ -5,6 +5,7 @@ import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import type PrismaTypes from '../generated/pothos-types.ts';
 import { getDatamodel } from '../generated/pothos-types.ts';
 import { AppError } from '../lib/errors.ts';
+import type { PermissionKey } from '../generated/prisma/enums.ts';
 import type { Viewer } from '../modules/auth/viewer.ts';
 import type { Context } from './context.ts';
 
@@ -18,6 +19,11 @@ export const builder = new SchemaBuilder<{
     admin: boolean;
     manager: boolean;
     signer: boolean;
+    /** A member of the organization (any role). */
+    orgMember: string;
+    /** A member whose role in the organization holds the permission key (owners always hold billing). */
+    orgPermission: { organizationId: string; permission: PermissionKey };
+    orgOwner: string;
   };
   AuthContexts: {
     signedIn: Context & { viewer: Viewer };
@@ -42,6 +48,12 @@ export const builder = new SchemaBuilder<{
       admin: context.viewer?.roles.includes('ADMIN') ?? false,
       manager: context.viewer?.roles.includes('MANAGER') ?? false,
       signer: context.viewer?.roles.includes('SIGNER') ?? false,
+      orgMember: async (organizationId) =>
+        (await context.viewer?.memberships())?.some((m) => m.organizationId === organizationId) ?? false,
+      orgPermission: async ({ organizationId, permission }) =>
+        (await context.viewer?.memberships())?.some((m) => m.organizationId === organizationId && m.permissions.has(permission)) ?? false,
+      orgOwner: async (organizationId) =>
+        (await context.viewer?.memberships())?.some((m) => m.organizationId === organizationId && m.isOwner) ?? false,
     }),
     // 401 asks "who are you?"; 403 says "I know you, and your role lacks this".
     unauthorizedError: (_parent, context) =>
@@ -66,3 +78,4 @@ export const builder = new SchemaBuilder<{
 });
 
 builder.queryType();
+builder.mutationType();

@@ -1,6 +1,8 @@
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
 import { builder } from './builder.ts';
 import './scalars.ts';
+import '../modules/organizations/organizations.schema.ts';
+import '../modules/auth/auth.schema.ts';
 import '../modules/documents/documents.schema.ts';
 
 export const schema: GraphQLSchema = builder.toSchema();

@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { Writable } from 'node:stream';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print } from 'graphql';
@@ -57,7 +60,18 @@ export async function startTestApp(options: StartTestAppOptions = {}): Promise<T
   const logger = createLogger({ level: options.logLevel ?? 'info', destination: logs });
   const ownsDatabase = !options.database;
   const db = options.database ?? (await createTestDatabase({ logger, onQuery: options.countQueries ? (e) => queries.push(e.query) : undefined }));
-  const config = loadConfig({ NODE_ENV: 'test', HOST: '127.0.0.1', PORT: '0', PUBLIC_URL: 'http://safeclose.test', MIGRATE_ON_START: 'false', ...options.env });
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'safeclose-test-'));
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    PUBLIC_URL: 'http://safeclose.test',
+    MIGRATE_ON_START: 'false',
+    DATA_DIR: dataDir,
+    // Every test signs in from 127.0.0.1; the per-address limit has its own test.
+    SIGN_IN_FAILURES_PER_ADDRESS: '10000',
+    ...options.env,
+  });
   const clock = options.clock ?? systemClock;
   const keys = await loadKeyStore({ dataDir: undefined, now: clock.now() });
   const app = await buildApp(config, { logger, clock, database: db, keys });
@@ -85,6 +99,7 @@ export async function startTestApp(options: StartTestAppOptions = {}): Promise<T
     async close() {
       await app.stop();
       if (ownsDatabase) await db.destroy();
+      fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }

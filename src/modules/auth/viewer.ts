@@ -1,15 +1,19 @@
-import type { PlatformRole } from '../../generated/prisma/enums.ts';
+import type { PlatformRole, SessionKind } from '../../generated/prisma/enums.ts';
 import type { Services } from '../../graphql/context.ts';
 import { AppError } from '../../lib/errors.ts';
 import { verifyAccessToken } from './access-token.ts';
+import { loadMemberships, type MembershipAccess } from './permissions.ts';
 
 /** The signed-in account behind a request. */
 export interface Viewer {
   userId: string;
   sessionId: string;
+  sessionKind: SessionKind;
   email: string;
   name: string;
   roles: PlatformRole[];
+  /** Organization memberships with effective permission keys; loaded once per request, on first use. */
+  memberships(): Promise<MembershipAccess[]>;
 }
 
 export function bearerToken(authorization: string | null | undefined): string | null {
@@ -19,29 +23,48 @@ export function bearerToken(authorization: string | null | undefined): string | 
   return match[1];
 }
 
+/** lastSeenAt is informational; writing it at most once a minute keeps reads from becoming writes. */
+const LAST_SEEN_GRANULARITY_MS = 60_000;
+
+const invalidSession = () =>
+  new AppError('UNAUTHENTICATED', 'Your session has expired or is no longer valid. Sign in again.', { reason: 'INVALID_TOKEN' });
+
 /**
- * Resolves the viewer from `Authorization: Bearer`. No header: null (anonymous). A header whose token is invalid,
- * expired, or whose session is revoked, ended or belongs to a disabled account: UNAUTHENTICATED. The session is
- * read on every request, so sign-out and revocation take effect at once.
+ * Resolves the viewer from a session access token (the Authorization header, or the session cookie for browsers).
+ * No token: null (anonymous). A token that is invalid or expired, or whose session is revoked, ended or belongs to
+ * a disabled account: UNAUTHENTICATED. The session row is read on every request, so sign-out, revocation, a
+ * password reset or disabling the account take effect on the very next request.
  */
-export async function authenticate(services: Services, authorization: string | null | undefined): Promise<Viewer | null> {
-  const token = bearerToken(authorization);
+export async function authenticate(services: Services, token: string | null): Promise<Viewer | null> {
   if (!token) return null;
   const now = services.clock.now();
   const claims = await verifyAccessToken({ keys: services.keys, issuer: services.config.publicUrl, now }, token);
-  const session = claims
-    ? await services.db.loginSession.findUnique({
-        where: { id: claims.sessionId },
-        select: {
-          userId: true,
-          revokedAt: true,
-          expiresAt: true,
-          user: { select: { email: true, name: true, roles: true, disabledAt: true } },
-        },
-      })
-    : null;
-  if (!claims || !session || session.userId !== claims.userId || session.revokedAt || session.expiresAt <= now || session.user.disabledAt) {
-    throw new AppError('UNAUTHENTICATED', 'Your session has expired or is no longer valid. Sign in again.', { reason: 'INVALID_TOKEN' });
+  if (!claims) throw invalidSession();
+  const session = await services.db.loginSession.findUnique({
+    where: { id: claims.sessionId },
+    select: {
+      userId: true,
+      kind: true,
+      revokedAt: true,
+      expiresAt: true,
+      lastSeenAt: true,
+      user: { select: { email: true, name: true, roles: true, disabledAt: true } },
+    },
+  });
+  if (!session || session.userId !== claims.userId || session.revokedAt || session.expiresAt <= now || session.user.disabledAt) {
+    throw invalidSession();
   }
-  return { userId: claims.userId, sessionId: claims.sessionId, email: session.user.email, name: session.user.name, roles: session.user.roles };
+  if (now.getTime() - session.lastSeenAt.getTime() > LAST_SEEN_GRANULARITY_MS) {
+    await services.db.loginSession.update({ where: { id: claims.sessionId }, data: { lastSeenAt: now } });
+  }
+  let memberships: Promise<MembershipAccess[]> | undefined;
+  return {
+    userId: claims.userId,
+    sessionId: claims.sessionId,
+    sessionKind: session.kind,
+    email: session.user.email,
+    name: session.user.name,
+    roles: session.user.roles,
+    memberships: () => (memberships ??= loadMemberships(services.db, claims.userId)),
+  };
 }

@@ -11,22 +11,6 @@ export const LoanStatus = builder.enumType('LoanStatus', {
   values: ['CURRENT', 'BEHIND', 'DEFAULT', 'PAID_OFF', 'CHARGED_OFF'] as const,
 });
 
-builder.prismaObject('Organization', {
-  fields: (t) => ({
-    id: t.exposeID('id'),
-    name: t.exposeString('name'),
-    slug: t.exposeString('slug'),
-  }),
-});
-
-builder.prismaObject('Location', {
-  fields: (t) => ({
-    id: t.exposeID('id'),
-    name: t.exposeString('name'),
-    code: t.exposeString('code', { nullable: true }),
-  }),
-});
-
 builder.prismaObject('Loan', {
   fields: (t) => ({
     id: t.exposeID('id'),

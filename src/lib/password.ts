@@ -1,0 +1,96 @@
+import { randomBytes } from 'node:crypto';
+import { hash, verify, type Algorithm } from '@node-rs/argon2';
+import { AppError } from './errors.ts';
+
+/** OWASP's Argon2id recommendation (Password Storage Cheat Sheet): 19 MiB, 2 passes, 1 lane. */
+export const PASSWORD_HASH_PARAMS = { memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
+
+export const PASSWORD_MIN_LENGTH = 8;
+export const PASSWORD_MAX_LENGTH = 128;
+
+// `Algorithm` is an ambient const enum: its runtime object is empty, so the member must be written as its value.
+const ARGON2ID: Algorithm = 2;
+const ARGON2_VERSION = 19;
+
+export interface PasswordCheck {
+  valid: boolean;
+  /** True only when `valid`: rehashing needs the plain password, and a wrong one must never replace the hash. */
+  needsRehash: boolean;
+}
+
+/** Hashes a password as a PHC string (`$argon2id$v=19$m=…,t=…,p=…$salt$hash`) with a fresh random salt. */
+export function hashPassword(plain: string): Promise<string> {
+  return hash(plain, { algorithm: ARGON2ID, ...PASSWORD_HASH_PARAMS });
+}
+
+/**
+ * Checks a password against a stored PHC string. Never throws: a hash that cannot be read is a wrong password,
+ * and still costs a full verification so that it cannot be told apart by timing.
+ */
+export async function verifyPassword(storedHash: string, plain: string): Promise<PasswordCheck> {
+  const stored = parsePhcString(storedHash);
+  if (!stored) {
+    await verifyDummyPassword(plain);
+    return { valid: false, needsRehash: false };
+  }
+  const valid = await verify(storedHash, plain).catch(() => false);
+  return { valid, needsRehash: valid && !isCurrent(stored) };
+}
+
+interface PhcParams {
+  algorithm: string;
+  version: number;
+  memoryCost: number;
+  timeCost: number;
+  parallelism: number;
+}
+
+// Argon2 hashes written before version 1.3 carry no `v=` segment; they are version 16 (0x10).
+const PHC_ARGON2 = /^\$(argon2id|argon2i|argon2d)\$(?:v=(\d+)\$)?m=(\d+),t=(\d+),p=(\d+)(?:,[^$]*)?\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$/;
+
+function parsePhcString(phc: string): PhcParams | undefined {
+  const match = PHC_ARGON2.exec(phc);
+  if (!match) return undefined;
+  const [, algorithm = '', version = '16', m = '', t = '', p = ''] = match;
+  return { algorithm, version: Number(version), memoryCost: Number(m), timeCost: Number(t), parallelism: Number(p) };
+}
+
+function isCurrent(params: PhcParams): boolean {
+  return (
+    params.algorithm === 'argon2id' &&
+    params.version === ARGON2_VERSION &&
+    params.memoryCost === PASSWORD_HASH_PARAMS.memoryCost &&
+    params.timeCost === PASSWORD_HASH_PARAMS.timeCost &&
+    params.parallelism === PASSWORD_HASH_PARAMS.parallelism
+  );
+}
+
+/**
+ * Enforces the length rule on the password exactly as typed: no trimming or normalisation (a space is part of a
+ * passphrase), counted in code points so that an emoji is one character, and no silent truncation.
+ */
+export function checkPasswordPolicy(plain: string): void {
+  const length = [...plain].length;
+  if (length < PASSWORD_MIN_LENGTH) {
+    throw new AppError('BAD_USER_INPUT', `Choose a password of at least ${PASSWORD_MIN_LENGTH} characters.`, { field: 'password', reason: 'PASSWORD_TOO_SHORT' });
+  }
+  if (length > PASSWORD_MAX_LENGTH) {
+    throw new AppError('BAD_USER_INPUT', `Choose a password of at most ${PASSWORD_MAX_LENGTH} characters.`, { field: 'password', reason: 'PASSWORD_TOO_LONG' });
+  }
+}
+
+let dummyHash: Promise<string> | undefined;
+
+/** A hash of a random secret nobody knows, made on first use: start-up does not pay for it, and no password matches. */
+function getDummyHash(): Promise<string> {
+  dummyHash ??= hashPassword(randomBytes(32).toString('base64url')).catch((error: unknown) => {
+    dummyHash = undefined;
+    throw error;
+  });
+  return dummyHash;
+}
+
+/** Spends what checking a real password costs, so that an unknown email answers as slowly as a wrong password. */
+export async function verifyDummyPassword(plain: string): Promise<void> {
+  await verify(await getDummyHash(), plain).catch(() => false);
+}

@@ -1,0 +1,32 @@
+import type { Prisma } from '../../generated/prisma/client.ts';
+import type { Db } from '../../db/client.ts';
+
+export interface ActivityInput {
+  type: string;
+  actorUserId?: string | null;
+  subjectUserId?: string | null;
+  organizationId?: string | null;
+  documentId?: string | null;
+  packageId?: string | null;
+  ip?: string | null;
+  userAgent?: string | null;
+  /** Facts about the event. Never secrets: no passwords, tokens, keys or links. */
+  data?: Prisma.InputJsonValue;
+}
+
+/** Appends one event to the activity record (append-only: nothing updates or deletes these rows). */
+export async function recordActivity(db: Pick<Db, 'activity'>, input: ActivityInput): Promise<void> {
+  await db.activity.create({
+    data: {
+      type: input.type,
+      actorUserId: input.actorUserId ?? null,
+      subjectUserId: input.subjectUserId ?? null,
+      organizationId: input.organizationId ?? null,
+      documentId: input.documentId ?? null,
+      packageId: input.packageId ?? null,
+      ip: input.ip ?? null,
+      userAgent: input.userAgent?.slice(0, 512) ?? null,
+      data: input.data ?? {},
+    },
+  });
+}

@@ -1,0 +1,216 @@
+import { builder } from '../../graphql/builder.ts';
+import type { Context } from '../../graphql/context.ts';
+import { clearedSessionCookies, sessionCookies } from '../../http/cookies.ts';
+import { AppError } from '../../lib/errors.ts';
+import { parseId } from '../../lib/ids.ts';
+import { changePassword, requestPasswordReset, resetPassword, revokeOwnSession, signIn, signOut, signUp } from './accounts.service.ts';
+import { LocationRef } from '../organizations/organizations.schema.ts';
+import { effectivePermissions } from './permissions.ts';
+import { rotateRefreshToken, type IssuedSession } from './sessions.service.ts';
+
+export const PlatformRoleEnum = builder.enumType('PlatformRole', { values: ['ADMIN', 'MANAGER', 'SIGNER'] as const });
+export const PermissionKeyEnum = builder.enumType('PermissionKey', {
+  values: ['orgSettings', 'billing', 'members', 'documents', 'loans', 'rcm', 'signing'] as const,
+});
+const SessionKindEnum = builder.enumType('SessionKind', {
+  values: ['PASSWORD', 'SSO', 'MAGIC_LINK', 'APP_SIGN_IN', 'USER_TOKEN', 'SENDER_TOKEN', 'SIGNER_TOKEN'] as const,
+});
+const IdentityKindEnum = builder.enumType('IdentityKind', { values: ['ADMIN', 'MANAGER', 'SIGNER'] as const });
+
+/** The issued session, handed out once: the refresh token is never shown again. */
+const AuthPayload = builder.objectRef<IssuedSession>('AuthPayload').implement({
+  description: 'A new or refreshed session. Store the refresh token now: it is never shown again.',
+  fields: (t) => ({
+    accessToken: t.exposeString('accessToken', { description: 'Send as `Authorization: Bearer <accessToken>`.' }),
+    accessTokenExpiresAt: t.expose('accessTokenExpiresAt', { type: 'DateTime' }),
+    refreshToken: t.exposeString('refreshToken', { description: 'Single use: refreshSession returns a new one.' }),
+    refreshTokenExpiresAt: t.expose('refreshTokenExpiresAt', { type: 'DateTime' }),
+    tokenType: t.string({ resolve: () => 'Bearer' }),
+    user: t.prismaField({
+      type: 'User',
+      resolve: (query, session, _args, context) => context.services.db.user.findUniqueOrThrow({ ...query, where: { id: session.userId } }),
+    }),
+  }),
+});
+
+const isSelf = (user: { id: string }, _args: unknown, context: Context) => user.id === context.viewer?.userId;
+
+builder.prismaObject('User', {
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    email: t.exposeString('email'),
+    name: t.exposeString('name'),
+    roles: t.expose('roles', { type: [PlatformRoleEnum], description: 'Platform roles; one account may hold several.' }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    memberships: t.relation('memberships', { authScopes: isSelf, description: 'Only on your own account.' }),
+    identities: t.relation('identities', {
+      authScopes: isSelf,
+      description: 'Signing identities linked to your account (only on your own account).',
+      query: { where: { revokedAt: null }, orderBy: { linkedAt: 'asc' } },
+    }),
+  }),
+});
+
+builder.prismaObject('OrganizationRole', {
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    name: t.exposeString('name'),
+    permissions: t.expose('permissions', { type: [PermissionKeyEnum] }),
+  }),
+});
+
+builder.prismaObject('Membership', {
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    isOwner: t.exposeBoolean('isOwner'),
+    organization: t.relation('organization'),
+    role: t.relation('role'),
+    locations: t.field({
+      type: [LocationRef],
+      description: 'The locations this membership is limited to; empty means the whole organization.',
+      select: { locations: { select: { location: true } } },
+      resolve: (membership) => membership.locations.map((l) => l.location),
+    }),
+    permissions: t.field({
+      type: [PermissionKeyEnum],
+      description: "Effective permission keys: the role's, plus billing for owners.",
+      select: { isOwner: true, role: { select: { permissions: true } } },
+      resolve: (membership) => [...effectivePermissions(membership.role.permissions, membership.isOwner)],
+    }),
+  }),
+});
+
+builder.prismaObject('SigningIdentity', {
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    kind: t.expose('kind', { type: IdentityKindEnum }),
+    email: t.exposeString('email', { nullable: true }),
+    organization: t.relation('organization'),
+    location: t.relation('location', { nullable: true }),
+    linkedAt: t.expose('linkedAt', { type: 'DateTime' }),
+    linkedByName: t.string({ select: { linkedBy: { select: { name: true } } }, resolve: (identity) => identity.linkedBy.name }),
+  }),
+});
+
+builder.prismaObject('LoginSession', {
+  name: 'Session',
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    kind: t.expose('kind', { type: SessionKindEnum }),
+    ip: t.exposeString('ip', { nullable: true }),
+    userAgent: t.exposeString('userAgent', { nullable: true }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    lastSeenAt: t.expose('lastSeenAt', { type: 'DateTime' }),
+    expiresAt: t.expose('expiresAt', { type: 'DateTime' }),
+    current: t.boolean({ resolve: (session, _args, context) => session.id === context.viewer?.sessionId }),
+  }),
+});
+
+function issue(context: Context, session: IssuedSession): IssuedSession {
+  context.responseCookies.push(...sessionCookies(context.services.config, session));
+  return session;
+}
+
+builder.queryFields((t) => ({
+  me: t.withAuth({ signedIn: true }).prismaField({
+    type: 'User',
+    description: 'The signed-in account: profile, platform roles, linked identities, memberships.',
+    resolve: (query, _root, _args, context) => context.services.db.user.findUniqueOrThrow({ ...query, where: { id: context.viewer.userId } }),
+  }),
+  mySessions: t.withAuth({ signedIn: true }).prismaField({
+    type: ['LoginSession'],
+    description: 'Your active sessions, newest first.',
+    resolve: (query, _root, _args, context) =>
+      context.services.db.loginSession.findMany({
+        ...query,
+        where: { userId: context.viewer.userId, revokedAt: null, expiresAt: { gt: context.services.clock.now() } },
+        orderBy: { createdAt: 'desc' },
+      }),
+  }),
+}));
+
+const SignUpInput = builder.inputType('SignUpInput', {
+  fields: (t) => ({
+    email: t.string({ required: true }),
+    password: t.string({ required: true, description: '8 to 128 characters, used exactly as typed.' }),
+    name: t.string({ required: true }),
+  }),
+});
+
+const SignInInput = builder.inputType('SignInInput', {
+  fields: (t) => ({
+    email: t.string({ required: true }),
+    password: t.string({ required: true }),
+  }),
+});
+
+builder.mutationFields((t) => ({
+  signUp: t.field({
+    type: AuthPayload,
+    authScopes: { public: true },
+    args: { input: t.arg({ type: SignUpInput, required: true }) },
+    resolve: async (_root, { input }, context) => issue(context, await signUp(context.services, { ...input, client: context.client })),
+  }),
+  signIn: t.field({
+    type: AuthPayload,
+    // Nullable, so each aliased attempt in one request runs (and counts against the limits) on its own.
+    nullable: true,
+    authScopes: { public: true },
+    description: 'Email and password sign-in. Also sets HttpOnly session cookies for browsers.',
+    args: { input: t.arg({ type: SignInInput, required: true }) },
+    resolve: async (_root, { input }, context) => issue(context, await signIn(context.services, { ...input, client: context.client })),
+  }),
+  refreshSession: t.field({
+    type: AuthPayload,
+    authScopes: { public: true },
+    description: 'Trades a refresh token (argument, or the refresh cookie) for a new access token and refresh token.',
+    args: { refreshToken: t.arg.string({ required: false }) },
+    resolve: async (_root, args, context) => {
+      const refreshToken = args.refreshToken ?? context.refreshCookie;
+      if (!refreshToken) throw new AppError('UNAUTHENTICATED', 'A refresh token is required.', { reason: 'INVALID_REFRESH_TOKEN' });
+      return issue(context, await rotateRefreshToken(context.services, { refreshToken, client: context.client }));
+    },
+  }),
+  signOut: t.withAuth({ signedIn: true }).boolean({
+    description: 'Ends the current session at once, everywhere its tokens are used.',
+    resolve: async (_root, _args, context) => {
+      await signOut(context.services, { viewer: context.viewer, client: context.client });
+      context.responseCookies.push(...clearedSessionCookies(context.services.config));
+      return true;
+    },
+  }),
+  requestPasswordReset: t.boolean({
+    authScopes: { public: true },
+    description: 'Mails a single-use reset link if the email has an account. Answers true either way.',
+    args: { email: t.arg.string({ required: true }) },
+    resolve: async (_root, { email }, context) => {
+      await requestPasswordReset(context.services, { email, client: context.client });
+      return true;
+    },
+  }),
+  resetPassword: t.boolean({
+    authScopes: { public: true },
+    description: 'Sets a new password with the token from a reset link, and ends every session of the account.',
+    args: { token: t.arg.string({ required: true }), newPassword: t.arg.string({ required: true }) },
+    resolve: async (_root, args, context) => {
+      await resetPassword(context.services, { token: args.token, newPassword: args.newPassword, client: context.client });
+      return true;
+    },
+  }),
+  changePassword: t.withAuth({ signedIn: true }).boolean({
+    description: 'Changes your password and ends your other sessions.',
+    args: { currentPassword: t.arg.string({ required: true }), newPassword: t.arg.string({ required: true }) },
+    resolve: async (_root, args, context) => {
+      await changePassword(context.services, { viewer: context.viewer, ...args, client: context.client });
+      return true;
+    },
+  }),
+  revokeSession: t.withAuth({ signedIn: true }).boolean({
+    description: 'Ends one of your sessions. Sessions of other accounts are NOT_FOUND.',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (_root, args, context) => {
+      await revokeOwnSession(context.services, { viewer: context.viewer, sessionId: parseId(String(args.id)), client: context.client });
+      return true;
+    },
+  }),
+}));

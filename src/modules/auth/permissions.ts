@@ -1,0 +1,34 @@
+import type { Db } from '../../db/client.ts';
+import type { PermissionKey } from '../../generated/prisma/enums.ts';
+
+export const PERMISSION_KEYS: readonly PermissionKey[] = ['orgSettings', 'billing', 'members', 'documents', 'loans', 'rcm', 'signing'];
+
+/** A member's standing in one organization, as authorization checks need it. */
+export interface MembershipAccess {
+  organizationId: string;
+  isOwner: boolean;
+  permissions: ReadonlySet<PermissionKey>;
+  /** Empty: the whole organization. Otherwise only these locations. */
+  locationIds: readonly string[];
+}
+
+/** The role's permission keys, plus `billing` for owners, whatever their role. */
+export function effectivePermissions(rolePermissions: readonly PermissionKey[], isOwner: boolean): Set<PermissionKey> {
+  const permissions = new Set(rolePermissions);
+  if (isOwner) permissions.add('billing');
+  return permissions;
+}
+
+/** Reads the user's memberships fresh (one query), so a removed membership stops counting at once. */
+export async function loadMemberships(db: Db, userId: string): Promise<MembershipAccess[]> {
+  const rows = await db.membership.findMany({
+    where: { userId },
+    select: { organizationId: true, isOwner: true, role: { select: { permissions: true } }, locations: { select: { locationId: true } } },
+  });
+  return rows.map((row) => ({
+    organizationId: row.organizationId,
+    isOwner: row.isOwner,
+    permissions: effectivePermissions(row.role.permissions, row.isOwner),
+    locationIds: row.locations.map((l) => l.locationId),
+  }));
+}

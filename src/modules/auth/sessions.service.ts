@@ -1,0 +1,113 @@
+import type { SessionKind } from '../../generated/prisma/enums.ts';
+import type { Services } from '../../graphql/context.ts';
+import { AppError } from '../../lib/errors.ts';
+import { generateSecret, hashSecret } from '../../lib/tokens.ts';
+import { recordActivity } from '../activity/activity.service.ts';
+import { issueAccessToken } from './access-token.ts';
+
+export interface ClientInfo {
+  ip?: string | undefined;
+  userAgent?: string | undefined;
+}
+
+/** What a sign-in or refresh hands to the client. The refresh token is shown this once. */
+export interface IssuedSession {
+  sessionId: string;
+  userId: string;
+  accessToken: string;
+  accessTokenExpiresAt: Date;
+  refreshToken: string;
+  refreshTokenExpiresAt: Date;
+}
+
+type SessionServices = Pick<Services, 'db' | 'clock' | 'config' | 'keys'>;
+
+async function mintAccessToken(services: SessionServices, userId: string, sessionId: string) {
+  const now = services.clock.now();
+  const ttl = services.config.auth.accessTokenTtlSeconds;
+  const accessToken = await issueAccessToken({ keys: services.keys, issuer: services.config.publicUrl, now, ttlSeconds: ttl }, { userId, sessionId });
+  return { accessToken, accessTokenExpiresAt: new Date(Math.floor(now.getTime() / 1000) * 1000 + ttl * 1000) };
+}
+
+/** Starts a revocable login session with its first refresh token. */
+export async function startSession(
+  services: SessionServices,
+  input: { userId: string; kind: SessionKind; client: ClientInfo; packageId?: string; signerId?: string },
+): Promise<IssuedSession> {
+  const now = services.clock.now();
+  const expiresAt = new Date(now.getTime() + services.config.auth.refreshTokenTtlSeconds * 1000);
+  const refreshToken = generateSecret();
+  const session = await services.db.loginSession.create({
+    data: {
+      userId: input.userId,
+      kind: input.kind,
+      packageId: input.packageId ?? null,
+      signerId: input.signerId ?? null,
+      ip: input.client.ip ?? null,
+      userAgent: input.client.userAgent?.slice(0, 512) ?? null,
+      createdAt: now,
+      lastSeenAt: now,
+      expiresAt,
+      refreshTokens: { create: { tokenHash: hashSecret(refreshToken), createdAt: now, expiresAt } },
+    },
+    select: { id: true },
+  });
+  return { sessionId: session.id, userId: input.userId, ...(await mintAccessToken(services, input.userId, session.id)), refreshToken, refreshTokenExpiresAt: expiresAt };
+}
+
+const INVALID_REFRESH = () =>
+  new AppError('UNAUTHENTICATED', 'The refresh token is invalid or has expired. Sign in again.', { reason: 'INVALID_REFRESH_TOKEN' });
+
+/**
+ * Rotates a refresh token: the presented one is used up and a new one issued in the same session. A token that
+ * was already used is a sign of theft (one copy went to someone else), so its whole session, the refresh-token
+ * family, is revoked and both holders must sign in again.
+ */
+export async function rotateRefreshToken(services: SessionServices, input: { refreshToken: string; client: ClientInfo }): Promise<IssuedSession> {
+  const now = services.clock.now();
+  const stored = await services.db.refreshToken.findUnique({
+    where: { tokenHash: hashSecret(input.refreshToken) },
+    select: { id: true, usedAt: true, expiresAt: true, session: { select: { id: true, userId: true, revokedAt: true, expiresAt: true, user: { select: { disabledAt: true } } } } },
+  });
+  if (!stored) throw INVALID_REFRESH();
+  const { session } = stored;
+  if (stored.usedAt) {
+    await revokeSessions(services, { where: { id: session.id }, reason: 'refresh_token_reuse' });
+    await recordActivity(services.db, { type: 'auth.refresh.reuse', actorUserId: session.userId, subjectUserId: session.userId, ip: input.client.ip, userAgent: input.client.userAgent, data: { sessionId: session.id } });
+    throw INVALID_REFRESH();
+  }
+  if (session.revokedAt || session.expiresAt <= now || stored.expiresAt <= now || session.user.disabledAt) throw INVALID_REFRESH();
+
+  const refreshToken = generateSecret();
+  const rotated = await services.db.$transaction(async (tx) => {
+    // Only one of two concurrent refreshes with the same token may win; the loser is treated as reuse below.
+    const claimed = await tx.refreshToken.updateMany({ where: { id: stored.id, usedAt: null }, data: { usedAt: now } });
+    if (claimed.count !== 1) return false;
+    await tx.refreshToken.create({ data: { sessionId: session.id, tokenHash: hashSecret(refreshToken), createdAt: now, expiresAt: session.expiresAt } });
+    await tx.loginSession.update({ where: { id: session.id }, data: { lastSeenAt: now, ip: input.client.ip ?? undefined } });
+    return true;
+  });
+  if (!rotated) {
+    await revokeSessions(services, { where: { id: session.id }, reason: 'refresh_token_reuse' });
+    throw INVALID_REFRESH();
+  }
+  return {
+    sessionId: session.id,
+    userId: session.userId,
+    ...(await mintAccessToken(services, session.userId, session.id)),
+    refreshToken,
+    refreshTokenExpiresAt: session.expiresAt,
+  };
+}
+
+/** Revokes every still-active session matching `where`; returns how many. */
+export async function revokeSessions(
+  services: Pick<Services, 'db' | 'clock'>,
+  input: { where: { id?: string; userId?: string; NOT?: { id: string } }; reason: string },
+): Promise<number> {
+  const { count } = await services.db.loginSession.updateMany({
+    where: { ...input.where, revokedAt: null },
+    data: { revokedAt: services.clock.now(), revokedReason: input.reason },
+  });
+  return count;
+}

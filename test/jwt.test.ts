@@ -1,0 +1,143 @@
+import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type JWK } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ACCESS_TOKEN_AUDIENCE, SESSION_TOKEN_TYPE, verifyAccessToken } from '../src/modules/auth/access-token.ts';
+import { loadKeyStore, rotateSigningKey } from '../src/modules/auth/keys.ts';
+import { MeDocument } from './generated/graphql.ts';
+import { ManualClock, startTestApp, type TestApp } from './support/app.ts';
+import { createUser, signInAs } from './support/factories.ts';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+const clock = new ManualClock(new Date('2026-06-01T12:00:00Z'));
+let t: TestApp;
+let userId: string;
+let sessionId: string;
+let validToken: string;
+
+beforeAll(async () => {
+  t = await startTestApp({ clock });
+  const user = await createUser(t.db.prisma);
+  userId = user.id;
+  const signed = await signInAs(t.app.services, user.id);
+  sessionId = signed.session.id;
+  validToken = signed.token;
+});
+afterAll(async () => {
+  await t?.close();
+});
+
+const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+const nowSeconds = () => Math.floor(clock.now().getTime() / 1000);
+const claims = () => ({ sub: userId, sid: sessionId, iss: 'http://safeclose.test', aud: ACCESS_TOKEN_AUDIENCE, iat: nowSeconds(), exp: nowSeconds() + 600 });
+
+async function meStatus(token: string) {
+  const { status, headers, body } = await t.graphql(MeDocument, {}, { token });
+  return { status, wwwAuthenticate: headers.get('www-authenticate'), code: body.errors?.[0]?.extensions?.code };
+}
+
+function signWith(key: Parameters<SignJWT['sign']>[0], header: Record<string, unknown>, payload: Record<string, unknown> = claims()) {
+  return new SignJWT(payload).setProtectedHeader({ alg: 'ES256', typ: SESSION_TOKEN_TYPE, kid: t.app.services.keys.signing.kid, ...header } as never).sign(key);
+}
+
+describe('access-token verification', () => {
+  it('accepts the genuine token', async () => {
+    expect((await meStatus(validToken)).status).toBe(200);
+  });
+
+  it('refuses alg "none"', async () => {
+    const token = `${b64({ alg: 'none', typ: SESSION_TOKEN_TYPE, kid: t.app.services.keys.signing.kid })}.${b64(claims())}.`;
+    expect(await meStatus(token)).toEqual({ status: 401, wwwAuthenticate: 'Bearer error="invalid_token"', code: 'UNAUTHENTICATED' });
+  });
+
+  it('refuses HS256 signed with the public key as the secret (algorithm confusion)', async () => {
+    const publicJwk = t.app.services.keys.jwks().keys[0] as JWK;
+    const secret = new TextEncoder().encode(JSON.stringify(publicJwk));
+    const token = await new SignJWT(claims()).setProtectedHeader({ alg: 'HS256', typ: SESSION_TOKEN_TYPE, kid: publicJwk.kid }).sign(secret);
+    expect((await meStatus(token)).status).toBe(401);
+  });
+
+  it('refuses a wrong audience, a wrong issuer and a wrong type', async () => {
+    const key = t.app.services.keys.signing.privateKey;
+    expect((await meStatus(await signWith(key, {}, { ...claims(), aud: 'another-api' }))).status).toBe(401);
+    expect((await meStatus(await signWith(key, {}, { ...claims(), iss: 'https://evil.example' }))).status).toBe(401);
+    expect((await meStatus(await signWith(key, { typ: 'at+jwt' }))).status).toBe(401);
+    // The same key and claims with every field right do pass, so the refusals above are about those fields.
+    expect((await meStatus(await signWith(key, {}))).status).toBe(200);
+  });
+
+  it('refuses an unknown kid, and never fetches keys named by jku or embedded as jwk', async () => {
+    const attacker = await generateKeyPair('ES256');
+    const attackerJwk = await exportJWK(attacker.publicKey);
+    expect((await meStatus(await signWith(attacker.privateKey, { kid: 'unknown-kid' }))).status).toBe(401);
+    expect((await meStatus(await signWith(attacker.privateKey, { jku: 'https://evil.example/jwks.json' }))).status).toBe(401);
+    expect((await meStatus(await signWith(attacker.privateKey, { jwk: attackerJwk }))).status).toBe(401);
+  });
+
+  it('refuses an expired token at the boundary, and accepts it one second before', async () => {
+    const token = await issueFor(60);
+    clock.advance(59_000);
+    expect((await meStatus(token)).status).toBe(200);
+    clock.advance(1_000);
+    expect((await meStatus(token)).status).toBe(401);
+  });
+
+  it('refuses a token whose session was revoked, though its signature and expiry are fine', async () => {
+    const token = await issueFor(600);
+    expect((await meStatus(token)).status).toBe(200);
+    await t.db.prisma.loginSession.update({ where: { id: sessionId }, data: { revokedAt: clock.now() } });
+    expect((await meStatus(token)).status).toBe(401);
+    await t.db.prisma.loginSession.update({ where: { id: sessionId }, data: { revokedAt: null } });
+  });
+
+  it('answers a malformed Authorization header with invalid_token', async () => {
+    const response = await fetch(`${t.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Basic abc' }, body: JSON.stringify({ query: '{ me { id } }' }) });
+    expect(response.status).toBe(401);
+    expect(response.headers.get('www-authenticate')).toBe('Bearer error="invalid_token"');
+  });
+});
+
+async function issueFor(ttlSeconds: number): Promise<string> {
+  const { issueAccessToken } = await import('../src/modules/auth/access-token.ts');
+  return issueAccessToken({ keys: t.app.services.keys, issuer: 'http://safeclose.test', now: clock.now(), ttlSeconds }, { userId, sessionId });
+}
+
+describe('signing keys', () => {
+  it('rotates persisted keys: tokens from the old key verify until it drops out', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'safeclose-keys-'));
+    try {
+      const start = new Date('2026-06-01T00:00:00Z');
+      const before = await loadKeyStore({ dataDir, now: start });
+      const settings = (keys: typeof before, now: Date) => ({ keys, issuer: 'https://api.example', now });
+      const { issueAccessToken } = await import('../src/modules/auth/access-token.ts');
+      const oldToken = await issueAccessToken({ ...settings(before, start), ttlSeconds: 600 }, { userId, sessionId });
+
+      const rotated = await rotateSigningKey({ dataDir, now: start, verifyForSeconds: 600 });
+      const after = await loadKeyStore({ dataDir, now: start });
+      expect(after.signing.kid).toBe(rotated.kid);
+      expect(after.signing.kid).not.toBe(before.signing.kid);
+      expect(after.jwks().keys.map((k) => k.kid)).toEqual([rotated.kid, before.signing.kid]);
+      expect(await verifyAccessToken(settings(after, start), oldToken)).toEqual({ userId, sessionId });
+
+      // A later rotation, after the old key's tokens have all expired, drops it.
+      const later = new Date(start.getTime() + 601_000);
+      const again = await rotateSigningKey({ dataDir, now: later, verifyForSeconds: 600 });
+      expect(again.dropped).toEqual([before.signing.kid]);
+      const final = await loadKeyStore({ dataDir, now: later });
+      expect(final.verificationKey(before.signing.kid)).toBeUndefined();
+    } finally {
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('loads keys from JWT_SIGNING_KEYS, and refuses a malformed value with a clear message', async () => {
+    const { privateKey } = await generateKeyPair('ES256', { extractable: true });
+    const jwk = { ...(await exportJWK(privateKey)), kid: 'configured-1' };
+    const keys = await loadKeyStore({ dataDir: undefined, now: new Date(), configured: JSON.stringify([jwk]) });
+    expect(keys.signing.kid).toBe('configured-1');
+    expect(keys.jwks().keys[0]).not.toHaveProperty('d');
+    const { publicKey } = await generateKeyPair('ES256', { extractable: true });
+    await expect(loadKeyStore({ dataDir: undefined, now: new Date(), configured: JSON.stringify([await exportJWK(publicKey)]) })).rejects.toThrow(/JWT_SIGNING_KEYS must be/);
+    await expect(loadKeyStore({ dataDir: undefined, now: new Date(), configured: await exportSPKI(publicKey) })).rejects.toThrow(/JWT_SIGNING_KEYS must be/);
+  });
+});
