@@ -4,6 +4,7 @@ import './scalars.ts';
 import '../modules/organizations/organizations.schema.ts';
 import '../modules/auth/auth.schema.ts';
 import '../modules/documents/documents.schema.ts';
+import '../modules/identities/identities.schema.ts';
 
 export const schema: GraphQLSchema = builder.toSchema();
 

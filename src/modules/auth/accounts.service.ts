@@ -1,3 +1,4 @@
+import type { Prisma } from '../../generated/prisma/client.ts';
 import type { Services } from '../../graphql/context.ts';
 import { AppError } from '../../lib/errors.ts';
 import { checkPasswordPolicy, hashPassword, verifyDummyPassword, verifyPassword } from '../../lib/password.ts';
@@ -186,4 +187,22 @@ export async function revokeOwnSession(services: Services, input: { viewer: View
   const revoked = await revokeSessions(services, { where: { id: input.sessionId, userId: input.viewer.userId }, reason: 'revoked_by_user' });
   if (revoked === 0) throw new AppError('NOT_FOUND', 'Session not found.');
   await recordActivity(services.db, { type: 'auth.session.revoked', actorUserId: input.viewer.userId, subjectUserId: input.viewer.userId, ip: input.client.ip, userAgent: input.client.userAgent, data: { sessionId: input.sessionId } });
+}
+
+type UserQuery = { include?: Prisma.UserInclude; select?: Prisma.UserSelect };
+
+export function getUserById<Q extends UserQuery>(services: Pick<Services, 'db'>, input: { id: string; query?: Q }) {
+  return services.db.user.findUniqueOrThrow({ ...(input.query ?? {}), where: { id: input.id } });
+}
+
+/** The viewer's sessions that still work, newest first. */
+export function listActiveSessions<Q extends { include?: Prisma.LoginSessionInclude; select?: Prisma.LoginSessionSelect }>(
+  services: Pick<Services, 'db' | 'clock'>,
+  input: { viewer: Viewer; query?: Q },
+) {
+  return services.db.loginSession.findMany({
+    ...(input.query ?? {}),
+    where: { userId: input.viewer.userId, revokedAt: null, expiresAt: { gt: services.clock.now() } },
+    orderBy: { createdAt: 'desc' },
+  });
 }

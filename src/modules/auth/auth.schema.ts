@@ -3,7 +3,17 @@ import type { Context } from '../../graphql/context.ts';
 import { clearedSessionCookies, sessionCookies } from '../../http/cookies.ts';
 import { AppError } from '../../lib/errors.ts';
 import { parseId } from '../../lib/ids.ts';
-import { changePassword, requestPasswordReset, resetPassword, revokeOwnSession, signIn, signOut, signUp } from './accounts.service.ts';
+import {
+  changePassword,
+  getUserById,
+  listActiveSessions,
+  requestPasswordReset,
+  resetPassword,
+  revokeOwnSession,
+  signIn,
+  signOut,
+  signUp,
+} from './accounts.service.ts';
 import { LocationRef } from '../organizations/organizations.schema.ts';
 import { effectivePermissions } from './permissions.ts';
 import { rotateRefreshToken, type IssuedSession } from './sessions.service.ts';
@@ -15,7 +25,7 @@ export const PermissionKeyEnum = builder.enumType('PermissionKey', {
 const SessionKindEnum = builder.enumType('SessionKind', {
   values: ['PASSWORD', 'SSO', 'MAGIC_LINK', 'APP_SIGN_IN', 'USER_TOKEN', 'SENDER_TOKEN', 'SIGNER_TOKEN'] as const,
 });
-const IdentityKindEnum = builder.enumType('IdentityKind', { values: ['ADMIN', 'MANAGER', 'SIGNER'] as const });
+export const IdentityKindEnum = builder.enumType('IdentityKind', { values: ['ADMIN', 'MANAGER', 'SIGNER'] as const });
 
 /** The issued session, handed out once: the refresh token is never shown again. */
 const AuthPayload = builder.objectRef<IssuedSession>('AuthPayload').implement({
@@ -28,7 +38,7 @@ const AuthPayload = builder.objectRef<IssuedSession>('AuthPayload').implement({
     tokenType: t.string({ resolve: () => 'Bearer' }),
     user: t.prismaField({
       type: 'User',
-      resolve: (query, session, _args, context) => context.services.db.user.findUniqueOrThrow({ ...query, where: { id: session.userId } }),
+      resolve: (query, session, _args, context) => getUserById(context.services, { id: session.userId, query }),
     }),
   }),
 });
@@ -115,17 +125,12 @@ builder.queryFields((t) => ({
   me: t.withAuth({ signedIn: true }).prismaField({
     type: 'User',
     description: 'The signed-in account: profile, platform roles, linked identities, memberships.',
-    resolve: (query, _root, _args, context) => context.services.db.user.findUniqueOrThrow({ ...query, where: { id: context.viewer.userId } }),
+    resolve: (query, _root, _args, context) => getUserById(context.services, { id: context.viewer.userId, query }),
   }),
   mySessions: t.withAuth({ signedIn: true }).prismaField({
     type: ['LoginSession'],
     description: 'Your active sessions, newest first.',
-    resolve: (query, _root, _args, context) =>
-      context.services.db.loginSession.findMany({
-        ...query,
-        where: { userId: context.viewer.userId, revokedAt: null, expiresAt: { gt: context.services.clock.now() } },
-        orderBy: { createdAt: 'desc' },
-      }),
+    resolve: (query, _root, _args, context) => listActiveSessions(context.services, { viewer: context.viewer, query }),
   }),
 }));
 
