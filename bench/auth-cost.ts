@@ -13,7 +13,7 @@ import { ACCESS_TOKEN_AUDIENCE, SESSION_TOKEN_TYPE } from '../src/modules/auth/a
 import { JWT_ALGORITHM, loadKeyStore } from '../src/modules/auth/keys.ts';
 import { createEmptyPostgresDatabase } from '../test/support/database.ts';
 import { createUser, signInAs } from '../test/support/factories.ts';
-import { printTable, runLoad, type LoadResult } from './support/measure.ts';
+import { compareLoads, printTable, type LoadResult } from './support/measure.ts';
 
 const baseUrl = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 const POOL_SIZE = 10;
@@ -57,20 +57,14 @@ export async function benchAuthCost(): Promise<{ ratio: number }> {
 
     const body = JSON.stringify({ query: '{ __typename }' });
     const json = { 'content-type': 'application/json', accept: 'application/graphql-response+json' };
-    const cases = {
-      baseline: { label: 'bare node:http + pg + jose (verify + session)', url: baselineUrl, headers: { ...json, authorization: `Bearer ${token}` } },
-      anonymous: { label: 'GraphQL { __typename }, no token', url: `${url}/graphql`, headers: json },
-      bearer: { label: 'GraphQL { __typename }, Bearer token', url: `${url}/graphql`, headers: { ...json, authorization: `Bearer ${token}` } },
-    };
-    for (const c of Object.values(cases)) await runLoad({ ...c, method: 'POST', body, expect: '"Query"', durationMs: 1000 });
-    const runs: Record<keyof typeof cases, LoadResult[]> = { baseline: [], anonymous: [], bearer: [] };
-    for (let round = 0; round < 2; round++) {
-      for (const [name, c] of Object.entries(cases) as Array<[keyof typeof cases, (typeof cases)[keyof typeof cases]]>) {
-        runs[name].push(await runLoad({ ...c, method: 'POST', body, expect: '"Query"' }));
-      }
-    }
-    const best = (list: LoadResult[]) => list.reduce((a, b) => (b.requestsPerSecond > a.requestsPerSecond ? b : a));
-    const [b, anon, auth] = [best(runs.baseline), best(runs.anonymous), best(runs.bearer)];
+    const authorised = { ...json, authorization: `Bearer ${token}` };
+    const [b, anon, auth] = (await compareLoads(
+      [
+        { label: 'bare node:http + pg + jose (verify + session)', url: baselineUrl, headers: authorised },
+        { label: 'GraphQL { __typename }, no token', url: `${url}/graphql`, headers: json },
+        { label: 'GraphQL { __typename }, Bearer token', url: `${url}/graphql`, headers: authorised },
+      ].map((c) => ({ ...c, method: 'POST' as const, body, expect: '"Query"' })),
+    )) as [LoadResult, LoadResult, LoadResult];
     printTable('Authentication cost (best of 2 rounds each)', [b, anon, auth], b);
     const ratio = auth.requestsPerSecond / anon.requestsPerSecond;
     process.stdout.write(`auth-cost ratio (with Bearer / without): ${ratio.toFixed(3)}\n`);

@@ -13,7 +13,7 @@ import { ACCESS_TOKEN_AUDIENCE, SESSION_TOKEN_TYPE } from '../src/modules/auth/a
 import { JWT_ALGORITHM, loadKeyStore } from '../src/modules/auth/keys.ts';
 import { createEmptyPostgresDatabase } from '../test/support/database.ts';
 import { createDocument, createOrganization, createUser, signInAs } from '../test/support/factories.ts';
-import { printTable, runLoad } from './support/measure.ts';
+import { compareLoads, printTable, type LoadResult } from './support/measure.ts';
 
 const baseUrl = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 const POOL_SIZE = 10;
@@ -74,18 +74,10 @@ export async function benchDocumentRead(): Promise<{ ratio: number }> {
     const baselineUrl = `http://127.0.0.1:${(baselineServer.address() as AddressInfo).port}/`;
 
     const load = { method: 'POST' as const, headers, body: graphqlBody, expect: document.serialNumber };
-    // Warm both paths (JIT, pools, prepared plans), then alternate so drift hits both alike.
-    await runLoad({ ...load, label: 'warm-up', url: baselineUrl, durationMs: 1000 });
-    await runLoad({ ...load, label: 'warm-up', url: `${url}/graphql`, durationMs: 1000 });
-    const baselineRuns = [];
-    const graphqlRuns = [];
-    for (let round = 0; round < 2; round++) {
-      baselineRuns.push(await runLoad({ ...load, label: `bare node:http + pg (${statements.length} SQL statements)`, url: baselineUrl }));
-      graphqlRuns.push(await runLoad({ ...load, label: 'GraphQL document(id) with loan', url: `${url}/graphql` }));
-    }
-    const best = <T extends { requestsPerSecond: number }>(runs: T[]) => runs.reduce((a, b) => (b.requestsPerSecond > a.requestsPerSecond ? b : a));
-    const baseline = best(baselineRuns);
-    const graphql = best(graphqlRuns);
+    const [baseline, graphql] = await compareLoads([
+      { ...load, label: `bare node:http + pg (${statements.length} SQL statements)`, url: baselineUrl },
+      { ...load, label: 'GraphQL document(id) with loan', url: `${url}/graphql` },
+    ]) as [LoadResult, LoadResult];
     printTable('Document read by id (best of 2 rounds each)', [baseline, graphql], baseline);
     const ratio = graphql.requestsPerSecond / baseline.requestsPerSecond;
     process.stdout.write(`document-read ratio (GraphQL / bare): ${ratio.toFixed(3)}\n`);

@@ -64,3 +64,16 @@ export function printTable(title: string, rows: LoadResult[], baseline: LoadResu
     );
   }
 }
+
+/**
+ * Warms every case for a second, then runs them in turn for `rounds` rounds, so slow drift (thermal, GC, the
+ * database's caches) hits every case alike; returns each case's best round, in the order given.
+ */
+export async function compareLoads(cases: LoadOptions[], rounds = 2): Promise<LoadResult[]> {
+  for (const c of cases) await runLoad({ ...c, durationMs: 1000 });
+  const runs: LoadResult[][] = cases.map(() => []);
+  for (let round = 0; round < rounds; round++) {
+    for (const [index, c] of cases.entries()) runs[index]!.push(await runLoad(c));
+  }
+  return runs.map((list) => list.reduce((a, b) => (b.requestsPerSecond > a.requestsPerSecond ? b : a)));
+}
