@@ -1,4 +1,6 @@
 import type { Prisma } from '../../generated/prisma/client.ts';
+import type { PermissionKey } from '../../generated/prisma/enums.ts';
+import { AppError } from '../../lib/errors.ts';
 import type { Viewer } from '../auth/viewer.ts';
 
 /**
@@ -14,4 +16,32 @@ export function readableDocumentsWhere(viewer: Viewer): Prisma.DocumentWhereInpu
       { location: { memberships: { some: { membership: { userId: viewer.userId } } } } },
     ],
   };
+}
+
+/**
+ * Documents the viewer may change with `permission` (documents, loans, rcm): readable ones in organizations
+ * where the viewer's role holds that key. Admin's global access is read-only, so admins get no shortcut here.
+ */
+export async function writableDocumentsWhere(viewer: Viewer, permission: PermissionKey): Promise<Prisma.DocumentWhereInput> {
+  const memberships = (await viewer.memberships()).filter((m) => m.permissions.has(permission));
+  if (memberships.length === 0) return { id: { in: [] } };
+  return {
+    OR: memberships.map((m) =>
+      m.locationIds.length === 0
+        ? { organizationId: m.organizationId }
+        : { organizationId: m.organizationId, locationId: { in: [...m.locationIds] } },
+    ),
+  };
+}
+
+/** May the viewer create records with `permission` in this organization (and location, when given)? */
+export async function assertMayWriteIn(viewer: Viewer, input: { organizationId: string; locationId: string | null; permission: PermissionKey }): Promise<void> {
+  const membership = (await viewer.memberships()).find((m) => m.organizationId === input.organizationId);
+  if (!membership) throw new AppError('NOT_FOUND', 'Organization not found.');
+  if (!membership.permissions.has(input.permission)) {
+    throw new AppError('FORBIDDEN', `Your role in this organization lacks the ${input.permission} permission.`);
+  }
+  if (membership.locationIds.length > 0 && (!input.locationId || !membership.locationIds.includes(input.locationId))) {
+    throw new AppError('FORBIDDEN', 'You can only work in the locations your membership covers.', { field: 'locationId' });
+  }
 }
