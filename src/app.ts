@@ -21,6 +21,9 @@ import { systemClock, type Clock } from './lib/clock.ts';
 import { AppError } from './lib/errors.ts';
 import { createLogger, type Logger } from './lib/logger.ts';
 import { authenticate, bearerToken } from './modules/auth/viewer.ts';
+import { createEventBus } from './realtime/event-bus.ts';
+import { withActivityPublishing } from './realtime/publish.ts';
+import { SessionGuard } from './realtime/session-guard.ts';
 import { createMailer, type Mailer } from './modules/mail/mailer.ts';
 import { createRateLimiter, DatabaseRateLimiter } from './lib/rate-limit.ts';
 import { verifyDummyPassword } from './lib/password.ts';
@@ -115,7 +118,9 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     ? setInterval(() => void rateLimiter.purgeExpired().catch((error: unknown) => logger.warn({ err: error }, 'rate-limit purge failed')), 10 * 60_000).unref()
     : undefined;
   const mailer = options.mailer ?? createMailer(config.mail, logger, clock);
-  const services: Services = { config, database, db: database.prisma, clock, logger, keys, rateLimiter, mailer };
+  const events = createEventBus({ redisUrl: config.redisUrl, logger });
+  const services: Services = { config, database, db: database.prisma, clock, logger, keys, rateLimiter, mailer, events };
+  const publishing = { db: database.prisma, bus: events, logger };
   // Builds the dummy hash now, so even the first sign-in for an unknown email costs what a wrong password costs.
   await verifyDummyPassword('warm-up');
   // Cookies set by resolvers (sign-in, refresh, sign-out), keyed by the request they answer.
@@ -209,17 +214,34 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
         res.setHeader('Connection', 'close');
         return sendError(res, rejection);
       }
-      await yoga.handle(req, res, { requestId, req });
+      await withActivityPublishing(publishing, () => yoga.handle(req, res, { requestId, req }));
       return;
     }
     notFound(res);
   }
 
   const wsServer = new WebSocketServer({ server, path: '/graphql', maxPayload: config.limits.bodyBytes });
+  const sessionGuard = new SessionGuard({
+    db: database.prisma,
+    clock,
+    intervalMs: config.realtime.sessionCheckMs,
+    onError: (error) => logger.warn({ err: error }, 'WebSocket session check failed'),
+  });
   const wsDisposable = useServer<Record<string, unknown>>(
     {
-      execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as ReturnType<typeof execute>,
+      execute: (args) => withActivityPublishing(publishing, async () => (args.rootValue as EnvelopedRoot).execute(args)) as ReturnType<typeof execute>,
       subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as ReturnType<typeof subscribe>,
+      // A connection that presents a token must present a valid one (else 4403); it is then watched until it
+      // expires or its session ends (4401). Connections without a token stay anonymous.
+      onConnect: async (ctx) => {
+        try {
+          const viewer = await authenticate(services, bearerToken(connectionAuthorization(ctx.connectionParams)));
+          if (viewer) sessionGuard.watch(ctx.extra.socket, { sessionId: viewer.sessionId, expiresAt: viewer.accessTokenExpiresAt });
+          return true;
+        } catch {
+          return false;
+        }
+      },
       onSubscribe: async (ctx, _id, payload) => {
         const enveloped = yoga.getEnveloped({
           requestId: randomUUID(),
@@ -286,6 +308,8 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
         }
         await new Promise<void>((resolve) => wsServer.close(() => resolve()));
         clearInterval(purge);
+        sessionGuard.stop();
+        await events.close();
         await rateLimiter.close();
         if (!options.mailer) await mailer.close();
         if (ownsDatabase) await database.close();

@@ -63,6 +63,7 @@ const environmentSchema = z.object({
   PASSWORD_RESET_WINDOW_SECONDS: integer(60, 86_400).default(3600),
   MAIL_FROM: z.string().trim().min(3, 'must be a sender address such as "Safeclose <no-reply@example.com>"').default('Safeclose <no-reply@safeclose.local>'),
   COOKIE_SECURE: boolean.optional(),
+  WS_SESSION_CHECK_MS: integer(100, 300_000).default(5000),
 });
 
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -106,6 +107,10 @@ export interface Config {
     passwordResetsPerEmail: number;
     passwordResetWindowSeconds: number;
     cookieSecure: boolean;
+  };
+  realtime: {
+    /** How often open WebSocket connections have their sessions re-checked (revocation closes them with 4401). */
+    sessionCheckMs: number;
   };
   mail: {
     smtpUrl: string | undefined;
@@ -178,6 +183,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       passwordResetWindowSeconds: e.PASSWORD_RESET_WINDOW_SECONDS,
       cookieSecure: e.COOKIE_SECURE ?? e.NODE_ENV === 'production',
     },
+    realtime: { sessionCheckMs: e.WS_SESSION_CHECK_MS },
     mail: { smtpUrl: e.SMTP_URL, from: e.MAIL_FROM, outboxDir: path.join(dataDir, 'outbox') },
   };
 }

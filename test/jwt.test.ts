@@ -117,7 +117,7 @@ describe('signing keys', () => {
       expect(after.signing.kid).toBe(rotated.kid);
       expect(after.signing.kid).not.toBe(before.signing.kid);
       expect(after.jwks().keys.map((k) => k.kid)).toEqual([rotated.kid, before.signing.kid]);
-      expect(await verifyAccessToken(settings(after, start), oldToken)).toEqual({ userId, sessionId });
+      expect(await verifyAccessToken(settings(after, start), oldToken)).toEqual({ userId, sessionId, expiresAt: new Date(start.getTime() + 600_000) });
 
       // A later rotation, after the old key's tokens have all expired, drops it.
       const later = new Date(start.getTime() + 601_000);

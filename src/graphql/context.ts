@@ -7,6 +7,7 @@ import type { KeyStore } from '../modules/auth/keys.ts';
 import type { ClientInfo } from '../modules/auth/sessions.service.ts';
 import type { Viewer } from '../modules/auth/viewer.ts';
 import type { Mailer } from '../modules/mail/mailer.ts';
+import type { EventBus } from '../realtime/event-bus.ts';
 
 /** What every service needs, built once per app and shared by GraphQL, REST and subscriptions. */
 export interface Services {
@@ -18,6 +19,8 @@ export interface Services {
   keys: KeyStore;
   rateLimiter: RateLimiter;
   mailer: Mailer;
+  /** Pub/sub for subscriptions (in-process, or Redis with REDIS_URL). */
+  events: EventBus;
 }
 
 export interface Context {

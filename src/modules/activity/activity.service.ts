@@ -1,5 +1,6 @@
 import type { Prisma } from '../../generated/prisma/client.ts';
 import type { Db } from '../../db/client.ts';
+import { notePendingActivity } from '../../realtime/publish.ts';
 
 export interface ActivityInput {
   type: string;
@@ -14,9 +15,13 @@ export interface ActivityInput {
   data?: Prisma.InputJsonValue;
 }
 
-/** Appends one event to the activity record (append-only: nothing updates or deletes these rows). */
+/**
+ * Appends one event to the activity record (append-only: nothing updates or deletes these rows) and queues it for
+ * subscribers, who hear it once the request's transaction has committed.
+ */
 export async function recordActivity(db: Pick<Db, 'activity'>, input: ActivityInput): Promise<void> {
-  await db.activity.create({
+  const row = await db.activity.create({
+    select: { id: true },
     data: {
       type: input.type,
       actorUserId: input.actorUserId ?? null,
@@ -29,4 +34,5 @@ export async function recordActivity(db: Pick<Db, 'activity'>, input: ActivityIn
       data: input.data ?? {},
     },
   });
+  notePendingActivity(row.id);
 }

@@ -8,6 +8,8 @@ export const ACCESS_TOKEN_AUDIENCE = 'safeclose-api';
 export interface AccessTokenClaims {
   userId: string;
   sessionId: string;
+  /** Set on verified tokens: when this token stops being accepted. */
+  expiresAt?: Date;
 }
 
 export interface TokenSettings {
@@ -52,7 +54,7 @@ export async function verifyAccessToken(settings: TokenSettings, token: string):
       },
     );
     if (typeof payload.sub !== 'string' || typeof payload.sid !== 'string') return null;
-    return { userId: payload.sub, sessionId: payload.sid };
+    return { userId: payload.sub, sessionId: payload.sid, expiresAt: new Date((payload.exp ?? 0) * 1000) };
   } catch (error) {
     if (error instanceof errors.JOSEError) return null;
     throw error;

@@ -12,6 +12,8 @@ export interface Viewer {
   email: string;
   name: string;
   roles: PlatformRole[];
+  /** When the access token behind this request expires (WebSocket connections close then). */
+  accessTokenExpiresAt: Date;
   /** Organization memberships with effective permission keys; loaded once per request, on first use. */
   memberships(): Promise<MembershipAccess[]>;
 }
@@ -65,6 +67,7 @@ export async function authenticate(services: Services, token: string | null): Pr
     email: session.user.email,
     name: session.user.name,
     roles: session.user.roles,
+    accessTokenExpiresAt: claims.expiresAt ?? now,
     memberships: () => (memberships ??= loadMemberships(services.db, claims.userId)),
   };
 }

@@ -1,4 +1,7 @@
 import { builder } from '../../graphql/builder.ts';
+import { parseId } from '../../lib/ids.ts';
+import type { ActivityEvent } from '../../realtime/event-bus.ts';
+import { authorizedActivity } from '../../realtime/subscribe.ts';
 import { LoanStatusEnum } from '../loans/loans.schema.ts';
 import {
   getDocumentById,
@@ -180,3 +183,20 @@ builder.mutationFields((t) => ({
       updateDocument(context.services, { viewer: context.viewer, client: context.client, id: String(args.id), version: args.version, fields: {}, archive: true, query }),
   }),
 }));
+
+builder.subscriptionField('documentUpdated', (t) =>
+  t.withAuth({ signedIn: true }).prismaField({
+    type: 'Document',
+    description: 'The document, each time something happens to it (and you may still read it).',
+    args: { id: t.arg.id({ required: true }) },
+    subscribe: (_root, args, context) => {
+      const id = parseId(String(args.id));
+      return authorizedActivity(
+        context,
+        (event) => event.documentId === id,
+        () => getDocumentById(context.services, { viewer: context.viewer, id }).then(() => true, () => false),
+      );
+    },
+    resolve: (query, event, _args, context) => getDocumentById(context.services, { viewer: context.viewer, id: (event as ActivityEvent).documentId!, query }),
+  }),
+);

@@ -152,7 +152,7 @@ export async function completeCampaignsOfLoan(tx: Prisma.TransactionClient, inpu
   const open = await tx.rcmCampaign.findMany({ where: { loanId: input.loanId, status: { in: ['ACTIVE', 'PAUSED', 'DRAFT'] } }, select: { id: true, organizationId: true, documentId: true, status: true } });
   if (open.length === 0) return;
   await tx.rcmCampaign.updateMany({ where: { id: { in: open.map((c) => c.id) } }, data: { status: 'COMPLETED', completedAt: input.now, completionReason: input.reason, version: { increment: 1 } } });
-  await tx.activity.createMany({
-    data: open.map((c) => ({ type: 'rcm.campaign.completed', actorUserId: input.actorUserId, organizationId: c.organizationId, documentId: c.documentId, data: { campaignId: c.id, from: c.status, reason: input.reason } })),
-  });
+  for (const c of open) {
+    await recordActivity(tx, { type: 'rcm.campaign.completed', actorUserId: input.actorUserId, organizationId: c.organizationId, documentId: c.documentId, data: { campaignId: c.id, from: c.status, reason: input.reason } });
+  }
 }
