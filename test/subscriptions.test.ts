@@ -141,6 +141,46 @@ describe('live updates over graphql-ws', () => {
   });
 });
 
+describe('signing updates', () => {
+  it('pushes the signer queue to the assigned signer only, and package changes to its manager', async () => {
+    const db = t.db.prisma;
+    const signingRole = await db.organizationRole.create({ data: { organizationId, name: 'Signing', permissions: ['documents', 'signing'] } });
+    await db.membership.update({ where: { userId_organizationId: { userId: userIds.writer!, organizationId } }, data: { roleId: signingRole.id } });
+    const signer = await createUser(db, { roles: ['SIGNER'], email: `queue-${Date.now()}@example.test` });
+    const bystander = await createUser(db, { roles: ['SIGNER'] });
+    for (const user of [signer, bystander]) {
+      await db.signingIdentity.create({ data: { userId: user.id, kind: 'SIGNER', organizationId, email: user.email, linkedById: userIds.writer! } });
+    }
+    const signerToken = (await signInAs(t.app.services, signer.id)).token;
+    const bystanderToken = (await signInAs(t.app.services, bystander.id)).token;
+    const { body: registered } = await register(tokens.writer!, 'LIVE-SIGN');
+    const documentId = registered.data!.registerChattel.id;
+
+    const created = await t.graphql(
+      'mutation($i: CreateSigningPackageInput!) { createSigningPackage(input: $i) { id } }',
+      { i: { organizationId, locationId, title: 'Live package', documentIds: [documentId], signers: [{ name: 'Queue Signer', email: signer.email }] } },
+      { token: tokens.writer },
+    );
+    const packageId = (created.body.data as { createSigningPackage: { id: string } }).createSigningPackage.id;
+
+    const QUEUE = 'subscription { signerQueueUpdated { id status } }';
+    const mine = collect<{ signerQueueUpdated: Array<{ id: string; status: string }> }>(connect(t.url, signerToken), QUEUE, {});
+    const notMine = collect<{ signerQueueUpdated: unknown[] }>(connect(t.url, bystanderToken), QUEUE, {});
+    const watched = collect<{ signingPackageUpdated: { status: string } }>(connect(t.url, tokens.writer), 'subscription($id: ID!) { signingPackageUpdated(id: $id) { status } }', { id: packageId });
+    await Promise.all([mine.ready, notMine.ready, watched.ready]);
+
+    await t.graphql('mutation($id: ID!) { sendSigningPackage(id: $id) { status } }', { id: packageId }, { token: tokens.writer });
+    await until(() => mine.events.length > 0);
+    expect(mine.events[0]).toEqual({ signerQueueUpdated: [{ id: packageId, status: 'SENT' }] });
+
+    await t.graphql('mutation($id: ID!) { signSigningPackage(packageId: $id) { status } }', { id: packageId }, { token: signerToken });
+    await until(() => watched.events.some((e) => e.signingPackageUpdated.status === 'COMPLETED'));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(notMine.events).toEqual([]);
+    for (const feed of [mine, notMine, watched]) feed.stop();
+  });
+});
+
 describe('live updates over server-sent events', () => {
   it('streams the same feed to an SSE client', async () => {
     const controller = new AbortController();

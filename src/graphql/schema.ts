@@ -1,10 +1,14 @@
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
 import { builder } from './builder.ts';
 import './scalars.ts';
+import '../modules/activity/activity.schema.ts';
 import '../modules/organizations/organizations.schema.ts';
 import '../modules/auth/auth.schema.ts';
+import '../modules/loans/loans.schema.ts';
 import '../modules/documents/documents.schema.ts';
+import '../modules/rcm/rcm.schema.ts';
 import '../modules/identities/identities.schema.ts';
+import '../modules/signing/signing.schema.ts';
 
 export const schema: GraphQLSchema = builder.toSchema();
 

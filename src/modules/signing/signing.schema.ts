@@ -1,0 +1,237 @@
+import { getRefFromModel } from '@pothos/plugin-prisma';
+import { builder } from '../../graphql/builder.ts';
+import { parseId } from '../../lib/ids.ts';
+import type { ActivityEvent } from '../../realtime/event-bus.ts';
+import { authorizedActivity } from '../../realtime/subscribe.ts';
+import { isViewerSlot, viewerSignerIdentities } from './signing.policy.ts';
+import {
+  countAssignedPackages,
+  createSigningPackage,
+  declineSigningPackage,
+  getSigningPackageById,
+  listSignerQueue,
+  listSigningDirectory,
+  listSigningHubPackages,
+  listSigningPackages,
+  sendSigningPackage,
+  signSigningPackage,
+  viewSigningPackage,
+  voidSigningPackage,
+} from './signing.service.ts';
+
+export const PackageStatusEnum = builder.enumType('PackageStatus', {
+  values: ['DRAFT', 'SENT', 'COMPLETED', 'DECLINED', 'EXPIRED', 'VOIDED'] as const,
+});
+export const SignerStatusEnum = builder.enumType('SignerStatus', {
+  values: ['PENDING', 'VIEWED', 'SIGNED', 'DECLINED'] as const,
+});
+
+// The Document type belongs to the documents module; this is the same ref, looked up by model name.
+const DocumentRef = getRefFromModel('Document', builder);
+
+builder.prismaObject('PackageSigner', {
+  description: 'One signer slot of a signing package.',
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    order: t.exposeInt('order', { description: 'Position in the signing order, from 1.' }),
+    name: t.exposeString('name'),
+    email: t.exposeString('email'),
+    status: t.expose('status', { type: SignerStatusEnum }),
+    viewedAt: t.expose('viewedAt', { type: 'DateTime', nullable: true }),
+    signedAt: t.expose('signedAt', { type: 'DateTime', nullable: true }),
+    declinedAt: t.expose('declinedAt', { type: 'DateTime', nullable: true }),
+    declineReason: t.exposeString('declineReason', { nullable: true }),
+    isMyTurn: t.boolean({
+      description: 'True when this slot is yours and you can sign it now.',
+      select: {
+        email: true,
+        signerIdentityId: true,
+        package: { select: { status: true, sequential: true, signers: { select: { order: true, status: true } } } },
+      },
+      resolve: async (slot, _args, context) => {
+        if (!context.viewer || slot.package.status !== 'SENT') return false;
+        if (slot.status !== 'PENDING' && slot.status !== 'VIEWED') return false;
+        if (!isViewerSlot(await viewerSignerIdentities(context.services.db, context.viewer), slot)) return false;
+        return !slot.package.sequential || slot.package.signers.every((s) => s.order >= slot.order || s.status === 'SIGNED');
+      },
+    }),
+  }),
+});
+
+builder.prismaObject('SigningPackage', {
+  description: 'Documents plus ordered signers, sent by a manager.',
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    title: t.exposeString('title'),
+    message: t.exposeString('message', { nullable: true }),
+    status: t.expose('status', { type: PackageStatusEnum }),
+    sequential: t.exposeBoolean('sequential', { description: 'Signers sign one after another in order when true; all at once otherwise.' }),
+    expiresAt: t.expose('expiresAt', { type: 'DateTime', nullable: true }),
+    sentAt: t.expose('sentAt', { type: 'DateTime', nullable: true }),
+    completedAt: t.expose('completedAt', { type: 'DateTime', nullable: true }),
+    declinedAt: t.expose('declinedAt', { type: 'DateTime', nullable: true }),
+    expiredAt: t.expose('expiredAt', { type: 'DateTime', nullable: true }),
+    voidedAt: t.expose('voidedAt', { type: 'DateTime', nullable: true }),
+    voidReason: t.exposeString('voidReason', { nullable: true }),
+    organization: t.relation('organization'),
+    location: t.relation('location', { nullable: true }),
+    documents: t.field({
+      type: [DocumentRef],
+      description: 'The documents to sign, in package order.',
+      select: (_args, _context, nestedSelection) => ({
+        documents: { orderBy: { position: 'asc' }, select: { document: nestedSelection(true) } },
+      }),
+      resolve: (pkg) => pkg.documents.map(({ document }) => document),
+    }),
+    signers: t.relation('signers', { query: { orderBy: { order: 'asc' } } }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+    version: t.exposeInt('version', { description: 'Increments on every change; send it back to send or void only what you saw.' }),
+  }),
+});
+
+const SigningSignerInput = builder.inputType('SigningSignerInput', {
+  fields: (t) => ({
+    name: t.string({ required: true }),
+    email: t.string({ required: true, description: 'Matched (lower-cased) to a signer identity, now or when one is linked later.' }),
+  }),
+});
+
+const CreateSigningPackageInput = builder.inputType('CreateSigningPackageInput', {
+  fields: (t) => ({
+    organizationId: t.id({ required: true }),
+    locationId: t.id({ required: false }),
+    title: t.string({ required: true }),
+    message: t.string({ required: false }),
+    documentIds: t.idList({ required: true, description: 'At least one document you can read in the organization, in package order.' }),
+    signers: t.field({ type: [SigningSignerInput], required: true, description: 'At least one; the signing order is the list order; emails unique.' }),
+    sequential: t.boolean({ required: false, defaultValue: true }),
+    expiresAt: t.field({ type: 'DateTime', required: false, description: 'Must be in the future; the package is EXPIRED once it passes.' }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  signingPackage: t.withAuth({ signedIn: true }).prismaField({
+    type: 'SigningPackage',
+    description: 'One package: admins read any, managers those they manage, signers those assigned to them. Others are NOT_FOUND.',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (query, _root, args, context) => getSigningPackageById(context.services, { viewer: context.viewer, id: String(args.id), query }),
+  }),
+  signingPackages: t.withAuth({ signedIn: true }).prismaConnection({
+    type: 'SigningPackage',
+    cursor: 'id',
+    description: "An organization's packages, newest first, for its managers with the signing permission (within their locations).",
+    args: { organizationId: t.arg.id({ required: true }), status: t.arg({ type: PackageStatusEnum, required: false }) },
+    resolve: (query, _root, args, context) =>
+      listSigningPackages(context.services, { viewer: context.viewer, organizationId: String(args.organizationId), status: args.status, query }),
+  }),
+  signingDirectory: t.withAuth({ admin: true }).prismaConnection({
+    type: 'SigningPackage',
+    cursor: 'id',
+    description: 'The elevated signing directory: every organization’s packages, newest first. Admins only; read-only.',
+    args: { status: t.arg({ type: PackageStatusEnum, required: false }) },
+    resolve: (query, _root, args, context) => listSigningDirectory(context.services, { status: args.status, query }),
+  }),
+  signingHub: t.withAuth({ signedIn: true }).prismaField({
+    type: ['SigningPackage'],
+    description: 'The packages you manage. Needs a manager or admin signing identity linked to your account.',
+    args: { status: t.arg({ type: PackageStatusEnum, required: false }) },
+    resolve: (query, _root, args, context) => listSigningHubPackages(context.services, { viewer: context.viewer, status: args.status, query }),
+  }),
+  signerQueue: t.withAuth({ signedIn: true }).prismaField({
+    type: ['SigningPackage'],
+    description: 'Sent packages assigned to your signer identities. Empty when none is linked or nothing is assigned.',
+    resolve: (query, _root, _args, context) => listSignerQueue(context.services, { viewer: context.viewer, query }),
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  createSigningPackage: t.withAuth({ signedIn: true }).prismaField({
+    type: 'SigningPackage',
+    description: 'Creates a DRAFT package. Managers with the signing permission in the organization (within their locations).',
+    args: { input: t.arg({ type: CreateSigningPackageInput, required: true }) },
+    resolve: (query, _root, { input }, context) =>
+      createSigningPackage(context.services, {
+        query,
+        viewer: context.viewer,
+        client: context.client,
+        organizationId: String(input.organizationId),
+        locationId: input.locationId ? String(input.locationId) : null,
+        title: input.title,
+        message: input.message,
+        documentIds: input.documentIds.map(String),
+        signers: input.signers,
+        sequential: input.sequential,
+        expiresAt: input.expiresAt,
+      }),
+  }),
+  sendSigningPackage: t.withAuth({ signedIn: true }).prismaField({
+    type: 'SigningPackage',
+    description: 'DRAFT → SENT. Anything else is a CONFLICT (INVALID_TRANSITION).',
+    args: { id: t.arg.id({ required: true }), version: t.arg.int({ required: false }) },
+    resolve: (query, _root, args, context) =>
+      sendSigningPackage(context.services, { query, viewer: context.viewer, client: context.client, id: String(args.id), expectedVersion: args.version }),
+  }),
+  voidSigningPackage: t.withAuth({ signedIn: true }).prismaField({
+    type: 'SigningPackage',
+    description: 'DRAFT or SENT → VOIDED. Anything else is a CONFLICT (INVALID_TRANSITION).',
+    args: { id: t.arg.id({ required: true }), reason: t.arg.string({ required: true }), version: t.arg.int({ required: false }) },
+    resolve: (query, _root, args, context) =>
+      voidSigningPackage(context.services, { query, viewer: context.viewer, client: context.client, id: String(args.id), reason: args.reason, expectedVersion: args.version }),
+  }),
+  viewSigningPackage: t.withAuth({ signedIn: true }).prismaField({
+    type: 'SigningPackage',
+    description: 'Opens a package assigned to you; your slot becomes VIEWED the first time.',
+    args: { packageId: t.arg.id({ required: true }) },
+    resolve: (query, _root, args, context) =>
+      viewSigningPackage(context.services, { query, viewer: context.viewer, client: context.client, packageId: String(args.packageId) }),
+  }),
+  signSigningPackage: t.withAuth({ signedIn: true }).prismaField({
+    type: 'SigningPackage',
+    description: 'Signs your slot. In a sequential package, earlier signers go first (else CONFLICT NOT_YOUR_TURN).',
+    args: { packageId: t.arg.id({ required: true }) },
+    resolve: (query, _root, args, context) =>
+      signSigningPackage(context.services, { query, viewer: context.viewer, client: context.client, packageId: String(args.packageId) }),
+  }),
+  declineSigningPackage: t.withAuth({ signedIn: true }).prismaField({
+    type: 'SigningPackage',
+    description: 'Declines your slot with a reason; the package becomes DECLINED.',
+    args: { packageId: t.arg.id({ required: true }), reason: t.arg.string({ required: true }) },
+    resolve: (query, _root, args, context) =>
+      declineSigningPackage(context.services, {
+        query,
+        viewer: context.viewer,
+        client: context.client,
+        packageId: String(args.packageId),
+        reason: args.reason,
+      }),
+  }),
+}));
+
+builder.subscriptionFields((t) => ({
+  signingPackageUpdated: t.withAuth({ signedIn: true }).prismaField({
+    type: 'SigningPackage',
+    description: 'The package each time something happens to it, while you may read it.',
+    args: { id: t.arg.id({ required: true }) },
+    subscribe: (_root, args, context) => {
+      const id = parseId(String(args.id));
+      return authorizedActivity(
+        context,
+        (event) => event.packageId === id,
+        () => getSigningPackageById(context.services, { viewer: context.viewer, id }).then(() => true, () => false),
+      );
+    },
+    resolve: (query, event, _args, context) => getSigningPackageById(context.services, { viewer: context.viewer, id: (event as ActivityEvent).packageId!, query }),
+  }),
+  signerQueueUpdated: t.withAuth({ signedIn: true }).prismaField({
+    type: ['SigningPackage'],
+    description: 'Your signer queue, again each time a package assigned to you changes.',
+    subscribe: (_root, _args, context) =>
+      authorizedActivity(
+        context,
+        (event) => event.packageId !== null,
+        async (event) => (await countAssignedPackages(context.services, { viewer: context.viewer, packageId: event.packageId! })) > 0,
+      ),
+    resolve: (query, _event, _args, context) => listSignerQueue(context.services, { viewer: context.viewer, query }),
+  }),
+}));
