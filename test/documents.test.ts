@@ -120,6 +120,8 @@ describe('documents connection', () => {
     expect(all.length).toBeGreaterThanOrEqual(2);
     const maconView = (await t.graphql(DocumentsDocument, { first: 100 }, { token: tokens.maconOnly })).body.data!.documents.edges;
     expect(maconView.every((e) => e.node.location?.id === maconId)).toBe(true);
+    // Without the signing permission, packages are simply not shown (the no-N+1 test below shows them with it).
+    expect(maconView.every((e) => e.node.signingPackages === null)).toBe(true);
     expect((await t.graphql(DocumentsDocument, { first: 100 }, { token: tokens.outsider })).body.data!.documents.edges).toEqual([]);
 
     const search = (await t.graphql(DocumentsDocument, { filter: { search: 'quinn search' } }, { token: tokens.manager })).body.data!.documents.edges;
@@ -247,7 +249,7 @@ describe('RCM campaigns', () => {
 });
 
 describe('no N+1', () => {
-  it('lists 1, 10 and 100 documents with loans and campaigns in the same number of SQL statements', async () => {
+  it('lists 1, 10 and 100 documents with loans, campaigns and signing packages in the same number of SQL statements', async () => {
     const db = t.db.prisma;
     const org = await createOrganization(db, { name: 'Counting Lending' });
     const user = await createUser(db);
@@ -259,13 +261,26 @@ describe('no N+1', () => {
       });
       const loan = await db.loan.create({ data: { organizationId: org.organization.id, documentId: document.id, loanNumber: `N1-${i}`, borrowerName: 'b', principal: '1.00', balance: '1.00', status: 'BEHIND' } });
       await db.rcmCampaign.create({ data: { organizationId: org.organization.id, documentId: document.id, loanId: loan.id, name: 'c', status: 'ACTIVE', steps: { create: [{ position: 1, channel: 'EMAIL', template: 't' }] } } });
+      await db.signingPackage.create({
+        data: {
+          organizationId: org.organization.id,
+          title: `p${i}`,
+          status: 'SENT',
+          documents: { create: [{ documentId: document.id, position: 1 }] },
+          signers: { create: [{ order: 1, email: `s${i}@example.test`, name: 'S' }] },
+        },
+      });
     }
     const counts: number[] = [];
     for (const first of [1, 10, 100]) {
       t.queries.length = 0;
       const { body } = await t.graphql(DocumentsDocument, { first, filter: { organizationId: org.organization.id } }, { token });
       expect(body.data?.documents.edges).toHaveLength(first);
-      expect(body.data?.documents.edges.every((e) => e.node.loan && e.node.campaigns.length === 1 && e.node.campaigns[0]!.steps.length === 1)).toBe(true);
+      expect(
+        body.data?.documents.edges.every(
+          (e) => e.node.loan && e.node.campaigns.length === 1 && e.node.campaigns[0]!.steps.length === 1 && e.node.signingPackages?.[0]?.signers.length === 1,
+        ),
+      ).toBe(true);
       counts.push(t.queries.length);
     }
     expect(new Set(counts).size).toBe(1);

@@ -1,4 +1,5 @@
 import { getRefFromModel } from '@pothos/plugin-prisma';
+import type { SigningPackage } from '../../generated/prisma/client.ts';
 import { builder } from '../../graphql/builder.ts';
 import { parseId } from '../../lib/ids.ts';
 import type { ActivityEvent } from '../../realtime/event-bus.ts';
@@ -58,7 +59,7 @@ builder.prismaObject('PackageSigner', {
   }),
 });
 
-builder.prismaObject('SigningPackage', {
+export const SigningPackageRef = builder.prismaObject('SigningPackage', {
   description: 'Documents plus ordered signers, sent by a manager.',
   fields: (t) => ({
     id: t.exposeID('id'),
@@ -235,3 +236,18 @@ builder.subscriptionFields((t) => ({
     resolve: (query, _event, _args, context) => listSignerQueue(context.services, { viewer: context.viewer, query }),
   }),
 }));
+
+builder.prismaObjectField('Document', 'signingPackages', (t) =>
+  t.field({
+    type: [SigningPackageRef],
+    nullable: true,
+    description: 'Signing packages that include this document; null without the signing permission in its organization.',
+    authScopes: (document) => ({ orgPermission: { organizationId: document.organizationId, permission: 'signing' } }),
+    unauthorizedResolver: () => null,
+    select: (_args, _context, nestedSelection) => ({
+      organizationId: true,
+      packages: { orderBy: { package: { createdAt: 'desc' } }, select: { package: nestedSelection(true) } },
+    }),
+    resolve: (document) => (document as unknown as { packages: Array<{ package: SigningPackage }> }).packages.map((entry) => entry.package),
+  }),
+);
