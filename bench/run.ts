@@ -3,8 +3,13 @@
 // `npm run bench -- auth-cost` runs one by name.
 import { benchAuthCost } from './auth-cost.ts';
 import { benchDocumentRead } from './document-read.ts';
+import { benchDocumentsConnection } from './documents-connection.ts';
 
-const benches: Record<string, () => Promise<unknown>> = { 'document-read': benchDocumentRead, 'auth-cost': benchAuthCost };
+const benches: Record<string, () => Promise<unknown>> = {
+  'document-read': benchDocumentRead,
+  'auth-cost': benchAuthCost,
+  'documents-connection': benchDocumentsConnection,
+};
 const selected = process.argv.slice(2);
 for (const name of selected.length ? selected : Object.keys(benches)) {
   const bench = benches[name];
