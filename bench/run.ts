@@ -4,11 +4,13 @@
 import { benchAuthCost } from './auth-cost.ts';
 import { benchDocumentRead } from './document-read.ts';
 import { benchDocumentsConnection } from './documents-connection.ts';
+import { benchSubscriptionFanout } from './subscription-fanout.ts';
 
 const benches: Record<string, () => Promise<unknown>> = {
   'document-read': benchDocumentRead,
   'auth-cost': benchAuthCost,
   'documents-connection': benchDocumentsConnection,
+  'subscription-fanout': benchSubscriptionFanout,
 };
 const selected = process.argv.slice(2);
 for (const name of selected.length ? selected : Object.keys(benches)) {
