@@ -2,7 +2,7 @@ import { createClient, type Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { RegisterChattelDocument, UpdateDocumentDocument } from './generated/graphql.ts';
-import { startTestApp, type TestApp } from './support/app.ts';
+import { ManualClock, startTestApp, type TestApp } from './support/app.ts';
 import { addMember, createOrganization, createUser, signInAs } from './support/factories.ts';
 
 let t: TestApp;
@@ -178,6 +178,26 @@ describe('signing updates', () => {
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(notMine.events).toEqual([]);
     for (const feed of [mine, notMine, watched]) feed.stop();
+  });
+});
+
+describe('expiring access tokens', () => {
+  it('closes a subscription with 4401 once its access token expires', async () => {
+    const clock = new ManualClock(new Date());
+    const expiring = await startTestApp({ clock, database: t.db, env: { WS_SESSION_CHECK_MS: '100' } });
+    try {
+      const token = (await signInAs(expiring.app.services, userIds.watcher!)).token;
+      let closed: { code: number; reason: string } | undefined;
+      const feed = collect(connect(expiring.url, token, (event) => (closed = event)), FEED, { org: organizationId });
+      await feed.ready;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      expect(closed).toBeUndefined();
+      clock.advance(601_000);
+      await until(() => closed !== undefined);
+      expect(closed).toMatchObject({ code: 4401, reason: 'Session expired' });
+    } finally {
+      await expiring.close();
+    }
   });
 });
 
