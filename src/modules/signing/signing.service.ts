@@ -4,6 +4,7 @@ import type { PackageStatus } from '../../generated/prisma/enums.ts';
 import type { Services } from '../../graphql/context.ts';
 import { AppError } from '../../lib/errors.ts';
 import { parseId } from '../../lib/ids.ts';
+import { optionalText, text } from '../../lib/validate.ts';
 import { recordActivity, type ActivityInput } from '../activity/activity.service.ts';
 import { normaliseEmail } from '../auth/accounts.service.ts';
 import type { ClientInfo } from '../auth/sessions.service.ts';
@@ -66,17 +67,6 @@ export async function expireOverduePackages(services: Pick<Services, 'db' | 'clo
   });
 }
 
-function checkText(value: string, field: string, max: number): string {
-  const text = value.trim();
-  if (text.length < 1 || text.length > max) throw new AppError('BAD_USER_INPUT', `${field} must be 1 to ${max} characters.`, { field });
-  return text;
-}
-
-function checkOptionalText(value: string | null | undefined, field: string, max: number): string | null {
-  if (value === null || value === undefined || value.trim() === '') return null;
-  return checkText(value, field, max);
-}
-
 export interface CreateSigningPackageInput<Q> extends Actor {
   query?: Q;
   organizationId: string;
@@ -94,8 +84,8 @@ export async function createSigningPackage<Q extends PackageQuery>(services: Ser
   const organizationId = parseId(input.organizationId, 'organizationId');
   const locationId = input.locationId ? parseId(input.locationId, 'locationId') : null;
   await assertMayCreatePackageIn(input.viewer, { organizationId, locationId });
-  const title = checkText(input.title, 'title', 200);
-  const message = checkOptionalText(input.message, 'message', 5000);
+  const title = text(input.title, 'title', { max: 200 });
+  const message = optionalText(input.message, 'message', { max: 5000 });
   const now = services.clock.now();
 
   if (input.documentIds.length < 1 || input.documentIds.length > MAX_DOCUMENTS) {
@@ -108,7 +98,7 @@ export async function createSigningPackage<Q extends PackageQuery>(services: Ser
   if (input.signers.length < 1 || input.signers.length > MAX_SIGNERS) {
     throw new AppError('BAD_USER_INPUT', `A package needs 1 to ${MAX_SIGNERS} signers.`, { field: 'signers' });
   }
-  const signers = input.signers.map((s) => ({ name: checkText(s.name, 'signers.name', 200), email: normaliseEmail(s.email, 'signers.email') }));
+  const signers = input.signers.map((s) => ({ name: text(s.name, 'signers.name', { max: 200 }), email: normaliseEmail(s.email, 'signers.email') }));
   if (new Set(signers.map((s) => s.email)).size !== signers.length) {
     throw new AppError('BAD_USER_INPUT', 'Each signer email can appear only once in a package.', { field: 'signers.email', reason: 'DUPLICATE_SIGNER' });
   }
@@ -224,7 +214,7 @@ export function sendSigningPackage<Q extends PackageQuery>(services: Services, i
 
 /** DRAFT or SENT → VOIDED, with the manager's reason. */
 export function voidSigningPackage<Q extends PackageQuery>(services: Services, input: TransitionInput<Q> & { reason: string }) {
-  const reason = checkText(input.reason, 'reason', 1000);
+  const reason = text(input.reason, 'reason', { max: 1000 });
   return transitionManagedPackage(services, input, {
     from: ['DRAFT', 'SENT'],
     action: 'voided',
@@ -393,7 +383,7 @@ export async function signSigningPackage<Q extends PackageQuery>(services: Servi
 /** Declines the caller's slot with a reason; one decline ends the package as DECLINED. */
 export async function declineSigningPackage<Q extends PackageQuery>(services: Services, input: SignerActionInput<Q> & { reason: string }) {
   const packageId = parseId(input.packageId, 'packageId');
-  const reason = checkText(input.reason, 'reason', 1000);
+  const reason = text(input.reason, 'reason', { max: 1000 });
   await expireOverduePackages(services);
   const slot = await findViewerSlot(services.db, input.viewer, packageId);
   const now = services.clock.now();
