@@ -4,6 +4,7 @@ import { loadConfig } from '../src/config.ts';
 import { openDatabase, type Db } from '../src/db/client.ts';
 import { applyMigrations } from '../src/db/migrator.ts';
 import { createLogger } from '../src/lib/logger.ts';
+import { hashPassword } from '../src/lib/password.ts';
 
 const ids = {
   organization: '019a0000-0000-7000-8000-000000000001',
@@ -39,7 +40,11 @@ export const DEMO_EMAILS = {
 
 const address = { city: 'Athens', state: 'GA', postalCode: '30601' };
 
+/** The password of every demo account: demo data only, printed by the seed. */
+export const DEMO_PASSWORD = 'safeclose-demo';
+
 export async function seed(db: Db): Promise<void> {
+  const passwordHash = await hashPassword(DEMO_PASSWORD);
   await db.$transaction(async (tx) => {
     await tx.organization.upsert({
       where: { id: ids.organization },
@@ -65,7 +70,7 @@ export async function seed(db: Db): Promise<void> {
       [ids.newSigner, DEMO_EMAILS.newSigner, 'Sam Newcomb', ['SIGNER']],
     ] as const;
     for (const [id, email, name, platformRoles] of users) {
-      await tx.user.upsert({ where: { email }, update: {}, create: { id, email, name, roles: [...platformRoles], emailVerifiedAt: new Date() } });
+      await tx.user.upsert({ where: { email }, update: {}, create: { id, email, name, roles: [...platformRoles], passwordHash, emailVerifiedAt: new Date() } });
     }
     await tx.membership.upsert({
       where: { userId_organizationId: { userId: ids.admin, organizationId: ids.organization } },
@@ -178,7 +183,7 @@ async function main(): Promise<void> {
   process.stdout.write(
     [
       'Seeded the demo workspace "Peachtree Home Lending" (2 locations, 3 chattel records, a BEHIND loan with an active',
-      'RCM campaign, a signing package mid-signing). Sign-in emails:',
+      `RCM campaign, a signing package mid-signing). Sign in with password "${DEMO_PASSWORD}" as:`,
       `  admin    ${DEMO_EMAILS.admin}`,
       `  manager  ${DEMO_EMAILS.manager}`,
       `  signer   ${DEMO_EMAILS.signer}   (has a package waiting in the signer queue)`,

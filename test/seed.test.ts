@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO_EMAILS, seed } from '../prisma/seed.ts';
+import { DEMO_EMAILS, DEMO_PASSWORD, seed } from '../prisma/seed.ts';
+import { verifyPassword } from '../src/lib/password.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
 
 let db: TestDatabase;
@@ -40,6 +41,9 @@ describe('npm run seed', () => {
     const users = await db.prisma.user.findMany({ select: { email: true, roles: true } });
     expect(users.map((u) => u.email).sort()).toEqual(Object.values(DEMO_EMAILS).sort());
     expect(users.find((u) => u.email === DEMO_EMAILS.admin)?.roles).toEqual(['ADMIN']);
+    const manager = await db.prisma.user.findUniqueOrThrow({ where: { email: DEMO_EMAILS.manager } });
+    expect((await verifyPassword(manager.passwordHash!, DEMO_PASSWORD)).valid).toBe(true);
+    expect((await verifyPassword(manager.passwordHash!, 'wrong password')).valid).toBe(false);
 
     const behind = await db.prisma.loan.findFirstOrThrow({ where: { status: 'BEHIND' }, include: { campaigns: true } });
     expect(behind.campaigns.map((c) => c.status)).toEqual(['ACTIVE']);
