@@ -30,6 +30,8 @@ import { verifyDummyPassword } from './lib/password.ts';
 import { clientAddress } from './http/client-address.ts';
 import { ACCESS_COOKIE, parseCookies, REFRESH_COOKIE } from './http/cookies.ts';
 import { loadKeyStore, type KeyStore } from './modules/auth/keys.ts';
+import { partnerRoutes } from './modules/partners/partners.rest.ts';
+import { createRestRouter } from './rest/router.ts';
 
 export interface AppOptions {
   logger?: Logger;
@@ -121,6 +123,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   const events = createEventBus({ redisUrl: config.redisUrl, logger });
   const services: Services = { config, database, db: database.prisma, clock, logger, keys, rateLimiter, mailer, events };
   const publishing = { db: database.prisma, bus: events, logger };
+  const rest = createRestRouter(services, [...partnerRoutes]);
   // Builds the dummy hash now, so even the first sign-in for an unknown email costs what a wrong password costs.
   await verifyDummyPassword('warm-up');
   // Cookies set by resolvers (sign-in, refresh, sign-out), keyed by the request they answer.
@@ -217,6 +220,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       await withActivityPublishing(publishing, () => yoga.handle(req, res, { requestId, req }));
       return;
     }
+    if (await withActivityPublishing(publishing, () => rest(req, res, path, requestId))) return;
     notFound(res);
   }
 

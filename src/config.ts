@@ -64,6 +64,11 @@ const environmentSchema = z.object({
   MAIL_FROM: z.string().trim().min(3, 'must be a sender address such as "Safeclose <no-reply@example.com>"').default('Safeclose <no-reply@safeclose.local>'),
   COOKIE_SECURE: boolean.optional(),
   WS_SESSION_CHECK_MS: integer(100, 300_000).default(5000),
+  PORTAL_HOME_URL: url(['http:', 'https:']).optional(),
+  MAGIC_LINK_TTL_SECONDS: integer(60, 86_400).default(3600),
+  MAGIC_LINKS_PER_PARTNER: integer(1, 1_000_000).default(300),
+  MAGIC_LINKS_PER_CUSTOMER: integer(1, 10_000).default(5),
+  MAGIC_LINK_WINDOW_SECONDS: integer(1, 86_400).default(60),
 });
 
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -112,6 +117,15 @@ export interface Config {
     /** How often open WebSocket connections have their sessions re-checked (revocation closes them with 4401). */
     sessionCheckMs: number;
   };
+  magicLinks: {
+    /** Where a confirmed magic link sends the browser (PORTAL_HOME_URL, default `${PUBLIC_URL}/`). */
+    portalHomeUrl: string;
+    ttlSeconds: number;
+    /** Issue requests per partner, and per customer, per window. */
+    perPartner: number;
+    perCustomer: number;
+    windowSeconds: number;
+  };
   mail: {
     smtpUrl: string | undefined;
     from: string;
@@ -145,11 +159,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const e = parsed.data;
   const dataDir = path.resolve(e.DATA_DIR ?? path.join(projectRoot, 'data'));
+  const publicUrl = (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, '');
   return {
     env: e.NODE_ENV,
     host: e.HOST,
     port: e.PORT,
-    publicUrl: (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ''),
+    publicUrl,
     logLevel: e.LOG_LEVEL,
     database: e.DATABASE_URL
       ? { kind: 'postgres', url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE }
@@ -184,6 +199,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       cookieSecure: e.COOKIE_SECURE ?? e.NODE_ENV === 'production',
     },
     realtime: { sessionCheckMs: e.WS_SESSION_CHECK_MS },
+    magicLinks: {
+      portalHomeUrl: e.PORTAL_HOME_URL ?? `${publicUrl}/`,
+      ttlSeconds: e.MAGIC_LINK_TTL_SECONDS,
+      perPartner: e.MAGIC_LINKS_PER_PARTNER,
+      perCustomer: e.MAGIC_LINKS_PER_CUSTOMER,
+      windowSeconds: e.MAGIC_LINK_WINDOW_SECONDS,
+    },
     mail: { smtpUrl: e.SMTP_URL, from: e.MAIL_FROM, outboxDir: path.join(dataDir, 'outbox') },
   };
 }

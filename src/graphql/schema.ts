@@ -9,6 +9,7 @@ import '../modules/documents/documents.schema.ts';
 import '../modules/rcm/rcm.schema.ts';
 import '../modules/identities/identities.schema.ts';
 import '../modules/signing/signing.schema.ts';
+import '../modules/partners/partners.schema.ts';
 
 export const schema: GraphQLSchema = builder.toSchema();
 
