@@ -56,6 +56,7 @@ const environmentSchema = z.object({
   REFRESH_TOKEN_TTL_SECONDS: integer(300, 90 * 86_400).default(30 * 86_400),
   JWT_SIGNING_KEYS: z.string().trim().optional(),
   PASSWORD_RESET_TTL_SECONDS: integer(60, 86_400).default(1800),
+  AUTH_TOKEN_TTL_SECONDS: integer(60, 86_400).default(1800),
   SIGN_IN_FAILURES_PER_ACCOUNT: integer(1, 1000).default(5),
   SIGN_IN_FAILURES_PER_ADDRESS: integer(1, 10_000).default(30),
   SIGN_IN_FAILURE_WINDOW_SECONDS: integer(10, 86_400).default(900),
@@ -106,6 +107,8 @@ export interface Config {
     /** JSON array of private JWKs (newest first) from JWT_SIGNING_KEYS; undefined means keys under DATA_DIR. */
     signingKeys: string | undefined;
     passwordResetTtlSeconds: number;
+    /** Lifetime of signing authentication tokens (user, sender and signer tokens). */
+    authTokenTtlSeconds: number;
     signInFailuresPerAccount: number;
     signInFailuresPerAddress: number;
     signInFailureWindowSeconds: number;
@@ -191,6 +194,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       refreshTokenTtlSeconds: e.REFRESH_TOKEN_TTL_SECONDS,
       signingKeys: e.JWT_SIGNING_KEYS,
       passwordResetTtlSeconds: e.PASSWORD_RESET_TTL_SECONDS,
+      authTokenTtlSeconds: e.AUTH_TOKEN_TTL_SECONDS,
       signInFailuresPerAccount: e.SIGN_IN_FAILURES_PER_ACCOUNT,
       signInFailuresPerAddress: e.SIGN_IN_FAILURES_PER_ADDRESS,
       signInFailureWindowSeconds: e.SIGN_IN_FAILURE_WINDOW_SECONDS,

@@ -25,6 +25,14 @@ export function bearerToken(authorization: string | null | undefined): string | 
   return match[1];
 }
 
+/** Session kinds limited to one package (and signer): never granted the account's roles or memberships. */
+const LIMITED_SESSION_KINDS: ReadonlySet<SessionKind> = new Set<SessionKind>(['SENDER_TOKEN', 'SIGNER_TOKEN']);
+
+/** Is this a sender or signer token session (no roles, no memberships, whatever the account has)? */
+export function isLimitedSession(viewer: Pick<Viewer, 'sessionKind'>): boolean {
+  return LIMITED_SESSION_KINDS.has(viewer.sessionKind);
+}
+
 /** lastSeenAt is informational; writing it at most once a minute keeps reads from becoming writes. */
 const LAST_SEEN_GRANULARITY_MS = 60_000;
 
@@ -60,14 +68,17 @@ export async function authenticate(services: Services, token: string | null): Pr
     await services.db.loginSession.update({ where: { id: claims.sessionId }, data: { lastSeenAt: now } });
   }
   let memberships: Promise<MembershipAccess[]> | undefined;
+  // Sender and signer token sessions are never full sessions: no platform roles and no memberships, so every
+  // admin, manager and organization scope fails for them (package-limited access comes later).
+  const limited = LIMITED_SESSION_KINDS.has(session.kind);
   return {
     userId: claims.userId,
     sessionId: claims.sessionId,
     sessionKind: session.kind,
     email: session.user.email,
     name: session.user.name,
-    roles: session.user.roles,
+    roles: limited ? [] : session.user.roles,
     accessTokenExpiresAt: claims.expiresAt ?? now,
-    memberships: () => (memberships ??= loadMemberships(services.db, claims.userId)),
+    memberships: () => (memberships ??= limited ? Promise.resolve([]) : loadMemberships(services.db, claims.userId)),
   };
 }

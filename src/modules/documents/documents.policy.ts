@@ -1,7 +1,7 @@
 import type { Prisma } from '../../generated/prisma/client.ts';
 import type { PermissionKey } from '../../generated/prisma/enums.ts';
 import { AppError } from '../../lib/errors.ts';
-import type { Viewer } from '../auth/viewer.ts';
+import { isLimitedSession, type Viewer } from '../auth/viewer.ts';
 
 /**
  * The documents a viewer may read, as a Prisma `where`: admins read everything; members read their
@@ -10,6 +10,7 @@ import type { Viewer } from '../auth/viewer.ts';
  */
 export function readableDocumentsWhere(viewer: Viewer): Prisma.DocumentWhereInput {
   if (viewer.roles.includes('ADMIN')) return {};
+  if (isLimitedSession(viewer)) return { id: { in: [] } };
   return {
     OR: [
       { organization: { memberships: { some: { userId: viewer.userId, locations: { none: {} } } } } },

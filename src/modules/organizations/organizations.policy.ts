@@ -3,7 +3,7 @@ import type { PermissionKey } from '../../generated/prisma/enums.ts';
 import { AppError } from '../../lib/errors.ts';
 import { isUuid } from '../../lib/ids.ts';
 import type { MembershipAccess } from '../auth/permissions.ts';
-import type { Viewer } from '../auth/viewer.ts';
+import { isLimitedSession, type Viewer } from '../auth/viewer.ts';
 
 /** Organizations a viewer may read: admins all of them, everyone else those they are a member of. */
 export function readableOrganizationsWhere(viewer: Viewer): Prisma.OrganizationWhereInput {
@@ -13,6 +13,7 @@ export function readableOrganizationsWhere(viewer: Viewer): Prisma.OrganizationW
 
 /** Organizations the viewer is a member of: the only ones whose records the viewer may change. */
 export function memberOrganizationsWhere(viewer: Viewer): Prisma.OrganizationWhereInput {
+  if (isLimitedSession(viewer)) return { id: { in: [] } };
   return { memberships: { some: { userId: viewer.userId } } };
 }
 

@@ -1,0 +1,65 @@
+import { sessionCookies } from '../../http/cookies.ts';
+import { sendJson } from '../../http/respond.ts';
+import { AppError } from '../../lib/errors.ts';
+import type { RestContext, RestRoute } from '../../rest/router.ts';
+import { authenticate, bearerToken, type Viewer } from '../auth/viewer.ts';
+import { exchangeAuthToken, issueAuthToken, safeRedirectTarget, type AuthTokenKind } from './tokens.service.ts';
+
+/**
+ * The caller's session from `Authorization: Bearer <access token>`; none or an invalid one is a 401. Sender and
+ * signer token sessions may not issue tokens: a user token would turn them into full sessions.
+ */
+async function requireViewer(ctx: RestContext): Promise<Viewer> {
+  const viewer = await authenticate(ctx.services, bearerToken(ctx.req.headers.authorization));
+  if (!viewer) throw new AppError('UNAUTHENTICATED', 'Sign in to continue: send "Authorization: Bearer <access token>".');
+  if (viewer.sessionKind === 'SENDER_TOKEN' || viewer.sessionKind === 'SIGNER_TOKEN') {
+    throw new AppError('FORBIDDEN', 'A sender or signer session cannot issue authentication tokens.', { reason: 'LIMITED_SESSION' });
+  }
+  return viewer;
+}
+
+const issue = (kind: AuthTokenKind) => async (ctx: RestContext) => {
+  const viewer = await requireViewer(ctx);
+  const body = kind === 'user' ? undefined : await ctx.readJson();
+  sendJson(ctx.res, 200, await issueAuthToken(ctx.services, { viewer, kind, body, client: ctx.client }));
+};
+
+/** POST /api/cs-authenticationTokens/exchange `{ "value": "..." }`: the session as JSON. */
+async function exchangeRoute(ctx: RestContext): Promise<void> {
+  const body = await ctx.readJson();
+  const value = body && typeof body === 'object' ? (body as Record<string, unknown>).value : undefined;
+  if (typeof value !== 'string' || value === '') throw new AppError('BAD_USER_INPUT', 'value is required.', { field: 'value' });
+  const session = await exchangeAuthToken(ctx.services, { value, client: ctx.client });
+  sendJson(ctx.res, 200, {
+    accessToken: session.accessToken,
+    accessTokenExpiresAt: session.accessTokenExpiresAt.toISOString(),
+    refreshToken: session.refreshToken,
+    refreshTokenExpiresAt: session.refreshTokenExpiresAt.toISOString(),
+    tokenType: 'Bearer',
+    sessionKind: session.sessionKind,
+  });
+}
+
+/** GET /auth?authenticationToken=...&target=/path: the browser form; sets the session cookies and redirects (303). */
+async function browserExchangeRoute(ctx: RestContext): Promise<void> {
+  const value = ctx.query.get('authenticationToken') ?? '';
+  if (!value) throw new AppError('BAD_USER_INPUT', 'authenticationToken is required.', { field: 'authenticationToken' });
+  const session = await exchangeAuthToken(ctx.services, { value, client: ctx.client });
+  ctx.res.writeHead(303, {
+    Location: safeRedirectTarget(ctx.query.get('target')),
+    'Cache-Control': 'no-store',
+    'Referrer-Policy': 'no-referrer',
+    'Content-Length': 0,
+    'Set-Cookie': sessionCookies(ctx.services.config, session),
+  });
+  ctx.res.end();
+}
+
+export const tokenRoutes: RestRoute[] = [
+  { method: 'POST', path: '/api/cs-authenticationTokens/user', handler: issue('user') },
+  { method: 'POST', path: '/api/cs-authenticationTokens/sender', handler: issue('sender') },
+  { method: 'POST', path: '/api/cs-authenticationTokens/signer/multiUse', handler: issue('signerMultiUse') },
+  { method: 'POST', path: '/api/cs-authenticationTokens/signer/singleUse', handler: issue('signerSingleUse') },
+  { method: 'POST', path: '/api/cs-authenticationTokens/exchange', handler: exchangeRoute },
+  { method: 'GET', path: '/auth', handler: browserExchangeRoute },
+];
