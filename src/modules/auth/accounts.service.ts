@@ -4,6 +4,7 @@ import { AppError } from '../../lib/errors.ts';
 import { checkPasswordPolicy, hashPassword, verifyDummyPassword, verifyPassword } from '../../lib/password.ts';
 import type { RateLimitResult } from '../../lib/rate-limit.ts';
 import { generateSecret, hashSecret } from '../../lib/tokens.ts';
+import { text } from '../../lib/validate.ts';
 import { recordActivity } from '../activity/activity.service.ts';
 import type { Viewer } from './viewer.ts';
 import { revokeSessions, startSession, type ClientInfo, type IssuedSession } from './sessions.service.ts';
@@ -17,12 +18,6 @@ export function normaliseEmail(input: string, field = 'email'): string {
   return email;
 }
 
-function checkName(input: string): string {
-  const name = input.trim();
-  if (name.length < 1 || name.length > 200) throw new AppError('BAD_USER_INPUT', 'Name must be 1 to 200 characters.', { field: 'name' });
-  return name;
-}
-
 /** One message for an unknown email, a wrong password and a disabled account, so none can be told apart. */
 const invalidCredentials = () =>
   new AppError('UNAUTHENTICATED', 'Email or password is incorrect.', { reason: 'INVALID_CREDENTIALS' });
@@ -34,7 +29,7 @@ const rateLimited = (results: RateLimitResult[]) =>
 
 export async function signUp(services: Services, input: { email: string; password: string; name: string; client: ClientInfo }): Promise<IssuedSession> {
   const email = normaliseEmail(input.email);
-  const name = checkName(input.name);
+  const name = text(input.name, 'name', { max: 200 });
   checkPasswordPolicy(input.password);
   const passwordHash = await hashPassword(input.password);
   const now = services.clock.now();

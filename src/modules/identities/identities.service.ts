@@ -46,18 +46,19 @@ export async function linkSigningIdentity<Q extends { include?: Prisma.SigningId
     const existing = await tx.signingIdentity.findUnique({ where: { userId_kind_organizationId: { userId: target.id, kind: input.kind, organizationId } } });
     if (existing && !existing.revokedAt) throw new AppError('CONFLICT', 'That account already has this identity in this organization.');
     const data = { locationId, email: target.email, linkedById: input.viewer.userId, linkedAt: now, revokedAt: null };
-    return existing
-      ? tx.signingIdentity.update({ where: { id: existing.id }, data })
-      : tx.signingIdentity.create({ data: { ...data, userId: target.id, kind: input.kind, organizationId } });
-  });
-  await recordActivity(services.db, {
-    type: 'identity.linked',
-    actorUserId: input.viewer.userId,
-    subjectUserId: target.id,
-    organizationId,
-    ip: input.client.ip,
-    userAgent: input.client.userAgent,
-    data: { identityId: identity.id, kind: input.kind },
+    const linked = existing
+      ? await tx.signingIdentity.update({ where: { id: existing.id }, data })
+      : await tx.signingIdentity.create({ data: { ...data, userId: target.id, kind: input.kind, organizationId } });
+    await recordActivity(tx, {
+      type: 'identity.linked',
+      actorUserId: input.viewer.userId,
+      subjectUserId: target.id,
+      organizationId,
+      ip: input.client.ip,
+      userAgent: input.client.userAgent,
+      data: { identityId: linked.id, kind: input.kind },
+    });
+    return linked;
   });
   return services.db.signingIdentity.findUniqueOrThrow({ ...(input.query ?? {}), where: { id: identity.id } });
 }
@@ -69,14 +70,16 @@ export async function unlinkSigningIdentity(services: Services, input: { viewer:
   const memberships = await input.viewer.memberships();
   if (!identity || !memberships.some((m) => m.organizationId === identity.organizationId)) throw new AppError('NOT_FOUND', 'Signing identity not found.');
   await assertMayLinkIdentity(input.viewer, { organizationId: identity.organizationId, kind: identity.kind, targetUserId: identity.userId });
-  await services.db.signingIdentity.update({ where: { id }, data: { revokedAt: services.clock.now() } });
-  await recordActivity(services.db, {
-    type: 'identity.unlinked',
-    actorUserId: input.viewer.userId,
-    subjectUserId: identity.userId,
-    organizationId: identity.organizationId,
-    ip: input.client.ip,
-    userAgent: input.client.userAgent,
-    data: { identityId: id, kind: identity.kind },
+  await services.db.$transaction(async (tx) => {
+    await tx.signingIdentity.update({ where: { id }, data: { revokedAt: services.clock.now() } });
+    await recordActivity(tx, {
+      type: 'identity.unlinked',
+      actorUserId: input.viewer.userId,
+      subjectUserId: identity.userId,
+      organizationId: identity.organizationId,
+      ip: input.client.ip,
+      userAgent: input.client.userAgent,
+      data: { identityId: id, kind: identity.kind },
+    });
   });
 }
