@@ -1,5 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashSecret } from '../src/lib/tokens.ts';
+import {
+  CreateSenderAuthenticationTokenDocument,
+  CreateSignerAuthenticationTokenDocument,
+  CreateUserAuthenticationTokenDocument,
+  ExchangeAuthenticationTokenDocument,
+} from './generated/graphql.ts';
 import { ManualClock, startTestApp, type TestApp } from './support/app.ts';
 import { addMember, createDocument, createOrganization, createUser, signInAs } from './support/factories.ts';
 
@@ -263,10 +269,11 @@ describe('exchanging tokens', () => {
   });
 });
 
+const codeOf = (r: { body: { errors?: Array<{ extensions?: Record<string, unknown> }> } }) => r.body.errors?.[0]?.extensions?.code ?? 'OK';
+
 describe('sender and signer sessions are not full sessions', () => {
   const ORG = 'query($id: ID!) { organization(id: $id) { id name } }';
   const DOC = 'query($id: ID!) { document(id: $id) { id } }';
-  const codeOf = (r: { body: { errors?: Array<{ extensions?: Record<string, unknown> }> } }) => r.body.errors?.[0]?.extensions?.code ?? 'OK';
 
   it('a USER_TOKEN session reads the organization; SENDER_TOKEN and SIGNER_TOKEN sessions do not', async () => {
     const { packageId, signerId } = await createPackage();
@@ -286,8 +293,11 @@ describe('sender and signer sessions are not full sessions', () => {
     expect(memberships.body.data?.me.roles).toEqual(['MANAGER']);
 
     for (const limited of [await sessionFor('/sender', { packageId }), await sessionFor('/signer/multiUse', { packageId, signerId })]) {
-      expect(['NOT_FOUND', 'FORBIDDEN']).toContain(codeOf(await t.graphql(ORG, { id: orgId }, { token: limited })));
-      expect(['NOT_FOUND', 'FORBIDDEN']).toContain(codeOf(await t.graphql(DOC, { id: documentId }, { token: limited })));
+      for (const [query, id] of [[ORG, orgId], [DOC, documentId]] as const) {
+        const refused = await t.graphql(query, { id }, { token: limited });
+        expect(refused.status).toBe(403);
+        expect(refused.body.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', reason: 'LIMITED_SESSION' });
+      }
       // A limited session cannot issue tokens, so it cannot mint itself a full session either.
       for (const [path, body] of [['/user', undefined], ['/sender', { packageId }], ['/signer/multiUse', { packageId, signerId }]] as const) {
         const refused = await post(`${BASE}${path}`, body, limited);
@@ -295,5 +305,71 @@ describe('sender and signer sessions are not full sessions', () => {
         expect(refused.body).toMatchObject({ error: { code: 'FORBIDDEN', reason: 'LIMITED_SESSION' } });
       }
     }
+  });
+});
+
+describe('the same tokens over GraphQL', () => {
+  const reasonOf = (r: { body: { errors?: Array<{ extensions?: Record<string, unknown> }> } }) => r.body.errors?.[0]?.extensions?.reason;
+  const exchangeOverGraphql = (value: string) => t.graphql(ExchangeAuthenticationTokenDocument, { value });
+
+  it('a manager mints each kind once, with its expiry, and exchanges it for a session like signIn', async () => {
+    const { packageId, signerId } = await createPackage();
+    const expiresAt = new Date(clock.now().getTime() + 30 * 60_000).toISOString();
+
+    const user = await t.graphql(CreateUserAuthenticationTokenDocument, {}, { token: managerToken });
+    expect(user.body.data?.createUserAuthenticationToken).toEqual({ value: expect.any(String), expiresAt, multiUse: false, packageId: null, signerId: null });
+    const sender = await t.graphql(CreateSenderAuthenticationTokenDocument, { packageId }, { token: managerToken });
+    expect(sender.body.data?.createSenderAuthenticationToken).toEqual({ value: expect.any(String), expiresAt, multiUse: false, packageId, signerId: null });
+    const multi = await t.graphql(CreateSignerAuthenticationTokenDocument, { packageId, signerId, multiUse: true }, { token: managerToken });
+    expect(multi.body.data?.createSignerAuthenticationToken).toEqual({ value: expect.any(String), expiresAt, multiUse: true, packageId, signerId });
+    const single = await t.graphql(CreateSignerAuthenticationTokenDocument, { packageId, signerId: 'SIGNER@tokens.test' }, { token: managerToken });
+    expect(single.body.data?.createSignerAuthenticationToken).toMatchObject({ multiUse: false, signerId: 'SIGNER@tokens.test' });
+
+    const stored = async (value: string | undefined) => t.db.prisma.authToken.findUniqueOrThrow({ where: { tokenHash: hashSecret(String(value)) } });
+    expect(await stored(user.body.data?.createUserAuthenticationToken.value)).toMatchObject({ purpose: 'USER_AUTH', userId: managerId, maxUses: 1 });
+    expect(await stored(sender.body.data?.createSenderAuthenticationToken.value)).toMatchObject({ purpose: 'SENDER_AUTH', packageId, maxUses: 1 });
+    expect(await stored(multi.body.data?.createSignerAuthenticationToken.value)).toMatchObject({ purpose: 'SIGNER_MULTI_USE', userId: signerUserId, signerId, maxUses: null });
+    expect(await stored(single.body.data?.createSignerAuthenticationToken.value)).toMatchObject({ purpose: 'SIGNER_SINGLE_USE', userId: signerUserId, signerId, maxUses: 1 });
+
+    const exchanged = await exchangeOverGraphql(user.body.data!.createUserAuthenticationToken.value);
+    expect(exchanged.body.data?.exchangeAuthenticationToken).toMatchObject({ tokenType: 'Bearer', user: { id: managerId }, accessToken: expect.any(String), refreshToken: expect.any(String) });
+    expect(exchanged.headers.getSetCookie().some((c) => c.startsWith('sc_access=') && c.includes('HttpOnly'))).toBe(true);
+    const again = await exchangeOverGraphql(user.body.data!.createUserAuthenticationToken.value);
+    expect(again.body.errors?.[0]?.extensions).toMatchObject({ code: 'UNAUTHENTICATED', reason: 'INVALID_AUTHENTICATION_TOKEN' });
+
+    const multiValue = multi.body.data!.createSignerAuthenticationToken.value;
+    for (let i = 0; i < 2; i++) expect((await exchangeOverGraphql(multiValue)).body.data?.exchangeAuthenticationToken.user.id).toBe(signerUserId);
+    const signerSession = await t.db.prisma.loginSession.findFirstOrThrow({ where: { userId: signerUserId, kind: 'SIGNER_TOKEN', signerId }, orderBy: { createdAt: 'desc' } });
+    expect(signerSession.packageId).toBe(packageId);
+    const issued = await t.db.prisma.activity.count({ where: { type: 'auth.token.issued', packageId } });
+    expect(issued).toBe(3);
+  });
+
+  it('refuses the anonymous caller, a signer who does not manage the package, another organization and a limited session', async () => {
+    const { packageId, signerId } = await createPackage();
+    const anonymous = await t.graphql(CreateUserAuthenticationTokenDocument, {});
+    expect(anonymous.status).toBe(401);
+    expect(codeOf(anonymous)).toBe('UNAUTHENTICATED');
+    expect(codeOf(await t.graphql(CreateSenderAuthenticationTokenDocument, { packageId }))).toBe('UNAUTHENTICATED');
+
+    // The assigned signer reads the package but does not manage it; their own user token is theirs to mint.
+    const signerToken = (await signInAs(t.app.services, signerUserId)).token;
+    expect(codeOf(await t.graphql(CreateSenderAuthenticationTokenDocument, { packageId }, { token: signerToken }))).toBe('FORBIDDEN');
+    expect(codeOf(await t.graphql(CreateSignerAuthenticationTokenDocument, { packageId, signerId }, { token: signerToken }))).toBe('FORBIDDEN');
+    expect(codeOf(await t.graphql(CreateUserAuthenticationTokenDocument, {}, { token: signerToken }))).toBe('OK');
+    expect(codeOf(await t.graphql(CreateSenderAuthenticationTokenDocument, { packageId }, { token: otherManagerToken }))).toBe('NOT_FOUND');
+
+    const sender = await t.graphql(CreateSenderAuthenticationTokenDocument, { packageId }, { token: managerToken });
+    const limited = (await exchangeOverGraphql(sender.body.data!.createSenderAuthenticationToken.value)).body.data!.exchangeAuthenticationToken.accessToken;
+    for (const refused of [
+      await t.graphql(CreateUserAuthenticationTokenDocument, {}, { token: limited }),
+      await t.graphql(CreateSenderAuthenticationTokenDocument, { packageId }, { token: limited }),
+      await t.graphql(CreateSignerAuthenticationTokenDocument, { packageId, signerId, multiUse: true }, { token: limited }),
+    ]) {
+      expect(refused.status).toBe(403);
+      expect(reasonOf(refused)).toBe('LIMITED_SESSION');
+    }
+    expect(codeOf(await exchangeOverGraphql('no-such-token'))).toBe('UNAUTHENTICATED');
+    expect(codeOf(await exchangeOverGraphql(''))).toBe('BAD_USER_INPUT');
   });
 });

@@ -1,32 +1,223 @@
-import { isObjectType, type GraphQLField } from 'graphql';
+import { randomUUID } from 'node:crypto';
+import {
+  getNamedType,
+  isCompositeType,
+  isEnumType,
+  isInputObjectType,
+  isListType,
+  isNonNullType,
+  isObjectType,
+  type GraphQLField,
+  type GraphQLInputType,
+} from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { schema } from '../src/graphql/schema.ts';
 import { DocumentByIdDocument } from './generated/graphql.ts';
 import { startTestApp, type TestApp } from './support/app.ts';
 import { addMember, createDocument, createOrganization, createUser, signInAs } from './support/factories.ts';
 
-/** The only operations anyone may call without a session. */
-const PUBLIC_FIELDS = new Set(['Mutation.signUp', 'Mutation.signIn', 'Mutation.refreshSession', 'Mutation.requestPasswordReset', 'Mutation.resetPassword']);
+/**
+ * The only operations anyone may call without a session. exchangeAuthenticationToken is here on purpose: the
+ * token it is given is the credential, as the password is for signIn.
+ */
+const PUBLIC_FIELDS = new Set([
+  'Mutation.signUp',
+  'Mutation.signIn',
+  'Mutation.refreshSession',
+  'Mutation.requestPasswordReset',
+  'Mutation.resetPassword',
+  'Mutation.exchangeAuthenticationToken',
+]);
+
+/** Everything a sender token session may call besides the public fields; the rest must be LIMITED_SESSION. */
+const SENDER_SESSION_FIELDS = new Set([
+  'Query.me',
+  'Query.signingPackage',
+  'Mutation.signOut',
+  'Mutation.sendSigningPackage',
+  'Mutation.voidSigningPackage',
+  'Subscription.signingPackageUpdated',
+]);
+
+/** Everything a signer token session may call besides the public fields; the rest must be LIMITED_SESSION. */
+const SIGNER_SESSION_FIELDS = new Set([
+  'Query.me',
+  'Query.signingPackage',
+  'Query.signerQueue',
+  'Mutation.signOut',
+  'Mutation.viewSigningPackage',
+  'Mutation.signSigningPackage',
+  'Mutation.declineSigningPackage',
+  'Subscription.signingPackageUpdated',
+  'Subscription.signerQueueUpdated',
+]);
+
+type RootName = 'Query' | 'Mutation' | 'Subscription';
+
+function rootFields(): Array<{ root: RootName; name: string; field: GraphQLField<unknown, unknown> }> {
+  const fields: Array<{ root: RootName; name: string; field: GraphQLField<unknown, unknown> }> = [];
+  for (const root of [schema.getQueryType(), schema.getMutationType(), schema.getSubscriptionType()]) {
+    if (!root || !isObjectType(root)) continue;
+    for (const field of Object.values(root.getFields())) fields.push({ root: root.name as RootName, name: `${root.name}.${field.name}`, field });
+  }
+  return fields;
+}
 
 function authScopesOf(field: GraphQLField<unknown, unknown>): unknown {
   return (field.extensions as { pothosOptions?: { authScopes?: unknown } }).pothosOptions?.authScopes;
 }
 
+const declaresScope = (field: GraphQLField<unknown, unknown>, scope: string) => {
+  const scopes = authScopesOf(field);
+  return typeof scopes === 'object' && scopes !== null && (scopes as Record<string, unknown>)[scope] === true;
+};
+
 describe('deny by default', () => {
   it('gives every root field an auth rule, and only the public allow-list is public', () => {
-    const missing: string[] = [];
-    const publicFields: string[] = [];
-    for (const root of [schema.getQueryType(), schema.getMutationType(), schema.getSubscriptionType()]) {
-      if (!root || !isObjectType(root)) continue;
-      for (const field of Object.values(root.getFields())) {
-        const name = `${root.name}.${field.name}`;
-        const scopes = authScopesOf(field);
-        if (!scopes) missing.push(name);
-        else if (typeof scopes === 'object' && (scopes as { public?: boolean }).public === true) publicFields.push(name);
-      }
-    }
+    const missing = rootFields().filter(({ field }) => !authScopesOf(field)).map(({ name }) => name);
+    const publicFields = rootFields().filter(({ field }) => declaresScope(field, 'public')).map(({ name }) => name);
     expect(missing).toEqual([]);
     expect(publicFields.sort()).toEqual([...PUBLIC_FIELDS].sort());
+  });
+
+  it('opens exactly the allow-lists to sender and signer sessions', () => {
+    const sender = rootFields().filter(({ field }) => declaresScope(field, 'senderSession')).map(({ name }) => name);
+    const signer = rootFields().filter(({ field }) => declaresScope(field, 'signerSession')).map(({ name }) => name);
+    expect(sender.sort()).toEqual([...SENDER_SESSION_FIELDS].sort());
+    expect(signer.sort()).toEqual([...SIGNER_SESSION_FIELDS].sort());
+  });
+});
+
+/** A value of the input type that passes GraphQL validation: enough to reach the field's auth rule. */
+function sampleValue(type: GraphQLInputType): unknown {
+  if (isNonNullType(type)) return sampleValue(type.ofType);
+  if (isListType(type)) return [sampleValue(type.ofType)];
+  if (isEnumType(type)) return type.getValues()[0]!.name;
+  if (isInputObjectType(type)) {
+    return Object.fromEntries(Object.values(type.getFields()).filter((f) => isNonNullType(f.type)).map((f) => [f.name, sampleValue(f.type)]));
+  }
+  const scalars: Record<string, unknown> = { ID: randomUUID(), Int: 1, Float: 1.5, Boolean: true, DateTime: '2099-01-01T00:00:00.000Z', Decimal: '1.00' };
+  return scalars[type.name] ?? 'probe';
+}
+
+/** The smallest operation that calls one root field with its required arguments. */
+function probeOperation(root: RootName, field: GraphQLField<unknown, unknown>) {
+  const required = field.args.filter((a) => isNonNullType(a.type) && a.defaultValue === undefined);
+  const declarations = required.map((a) => `$${a.name}: ${String(a.type)}`).join(', ');
+  const args = required.map((a) => `${a.name}: $${a.name}`).join(', ');
+  const selection = isCompositeType(getNamedType(field.type)) ? ' { __typename }' : '';
+  return {
+    query: `${root.toLowerCase()} Probe${declarations ? `(${declarations})` : ''} { ${field.name}${args ? `(${args})` : ''}${selection} }`,
+    variables: Object.fromEntries(required.map((a) => [a.name, sampleValue(a.type)])),
+  };
+}
+
+describe('sender and signer sessions × every root field', () => {
+  let t: TestApp;
+  const sessions: Record<'sender' | 'signer', string> = { sender: '', signer: '' };
+  const allowed = { sender: SENDER_SESSION_FIELDS, signer: SIGNER_SESSION_FIELDS };
+
+  beforeAll(async () => {
+    t = await startTestApp();
+    const db = t.db.prisma;
+    const org = await createOrganization(db, { name: 'Walk Lending', permissions: ['documents', 'signing'] });
+    const manager = await createUser(db, { roles: ['MANAGER'] });
+    await addMember(db, { userId: manager.id, organizationId: org.organization.id, roleId: org.role.id });
+    const signer = await createUser(db, { roles: ['SIGNER'], email: 'walk.signer@example.test' });
+    const identity = await db.signingIdentity.create({
+      data: { userId: signer.id, kind: 'SIGNER', organizationId: org.organization.id, email: signer.email, linkedById: manager.id },
+    });
+    const pkg = await db.signingPackage.create({
+      data: {
+        organizationId: org.organization.id,
+        title: 'Walk',
+        status: 'SENT',
+        createdById: manager.id,
+        signers: { create: [{ order: 1, email: signer.email, name: 'Walk Signer', signerIdentityId: identity.id }] },
+      },
+      select: { id: true, signers: { select: { id: true } } },
+    });
+    const managerToken = (await signInAs(t.app.services, manager.id)).token;
+    const exchanged = async (path: string, body: unknown) => {
+      const post = (url: string, payload: unknown, token?: string) =>
+        fetch(`${t.url}${url}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+          body: JSON.stringify(payload),
+        }).then((r) => r.json() as Promise<Record<string, string>>);
+      const issued = await post(`/api/cs-authenticationTokens/${path}`, body, managerToken);
+      return (await post('/api/cs-authenticationTokens/exchange', { value: issued.value })).accessToken!;
+    };
+    sessions.sender = await exchanged('sender', { packageId: pkg.id });
+    sessions.signer = await exchanged('signer/multiUse', { packageId: pkg.id, signerId: pkg.signers[0]!.id });
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  /** The first error of a subscription over server-sent events; an open stream without one answers `undefined`. */
+  async function firstSubscriptionError(query: string, variables: unknown, token: string) {
+    const controller = new AbortController();
+    const response = await fetch(`${t.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ query, variables }),
+      signal: controller.signal,
+    });
+    const timer = setTimeout(() => controller.abort(), 400);
+    let text = '';
+    try {
+      const reader = response.body!.getReader();
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += new TextDecoder().decode(value);
+        if (text.includes('"errors"')) break;
+      }
+    } catch {
+      // Aborted: the stream stayed open, so the subscription was accepted.
+    } finally {
+      clearTimeout(timer);
+      controller.abort();
+    }
+    const payloads = text
+      .split('\n')
+      .filter((line) => line.startsWith('data:') && line.slice(5).trim() !== '')
+      .map((line) => JSON.parse(line.slice(5)) as { errors?: Array<{ extensions?: Record<string, unknown> }> });
+    return payloads.find((p) => p.errors)?.errors?.[0]?.extensions;
+  }
+
+  async function call(kind: 'sender' | 'signer', root: RootName, field: GraphQLField<unknown, unknown>) {
+    const { query, variables } = probeOperation(root, field);
+    if (root === 'Subscription') return { status: undefined, extensions: await firstSubscriptionError(query, variables, sessions[kind]) };
+    const { status, body } = await t.graphql(query, variables, { token: sessions[kind] });
+    return { status, extensions: body.errors?.[0]?.extensions };
+  }
+
+  it.each(['sender', 'signer'] as const)('a %s session gets LIMITED_SESSION from every field outside its allow-list', async (kind) => {
+    const answers: Record<string, unknown> = {};
+    const expected: Record<string, unknown> = {};
+    for (const { root, name, field } of rootFields()) {
+      if (PUBLIC_FIELDS.has(name) || allowed[kind].has(name)) continue;
+      const { status, extensions } = await call(kind, root, field);
+      answers[name] = { status, code: extensions?.code, reason: extensions?.reason };
+      expected[name] = { status: root === 'Subscription' ? undefined : 403, code: 'FORBIDDEN', reason: 'LIMITED_SESSION' };
+    }
+    expect(Object.keys(answers).length).toBeGreaterThan(50);
+    expect(answers).toEqual(expected);
+  });
+
+  it.each(['sender', 'signer'] as const)('a %s session reaches every field of its allow-list', async (kind) => {
+    const refused: string[] = [];
+    // signOut last: it ends the session the other calls use.
+    const fields = rootFields().filter(({ name }) => allowed[kind].has(name)).sort((a, b) => Number(a.name === 'Mutation.signOut') - Number(b.name === 'Mutation.signOut'));
+    expect(fields.map(({ name }) => name).sort()).toEqual([...allowed[kind]].sort());
+    for (const { root, name, field } of fields) {
+      const { extensions } = await call(kind, root, field);
+      // Probe arguments name no real package: NOT_FOUND is the package policy answering, past the field's rule.
+      if (extensions && extensions.code !== 'NOT_FOUND') refused.push(`${name}: ${String(extensions.code)} ${String(extensions.reason)}`);
+    }
+    expect(refused).toEqual([]);
   });
 });
 

@@ -6,7 +6,7 @@ import type PrismaTypes from '../generated/pothos-types.ts';
 import { getDatamodel } from '../generated/pothos-types.ts';
 import { AppError } from '../lib/errors.ts';
 import type { PermissionKey } from '../generated/prisma/enums.ts';
-import type { Viewer } from '../modules/auth/viewer.ts';
+import { isLimitedSession, limitedSessionError, type Viewer } from '../modules/auth/viewer.ts';
 import type { Context } from './context.ts';
 
 export const builder = new SchemaBuilder<{
@@ -15,7 +15,12 @@ export const builder = new SchemaBuilder<{
   AuthScopes: {
     /** Fields anyone may call: sign-in, sign-up, password reset. */
     public: boolean;
+    /** A full session: signed in any way but with a sender or signer token. */
     signedIn: boolean;
+    /** A sender token session: manages its one package. The few package-level fields it may call name it. */
+    senderSession: boolean;
+    /** A signer token session: acts as its one signer slot. The few package-level fields it may call name it. */
+    signerSession: boolean;
     admin: boolean;
     manager: boolean;
     signer: boolean;
@@ -27,6 +32,8 @@ export const builder = new SchemaBuilder<{
   };
   AuthContexts: {
     signedIn: Context & { viewer: Viewer };
+    senderSession: Context & { viewer: Viewer };
+    signerSession: Context & { viewer: Viewer };
     admin: Context & { viewer: Viewer };
     manager: Context & { viewer: Viewer };
     signer: Context & { viewer: Viewer };
@@ -44,7 +51,9 @@ export const builder = new SchemaBuilder<{
     treatErrorsAsUnauthorized: false,
     authScopes: (context) => ({
       public: true,
-      signedIn: context.viewer !== null,
+      signedIn: context.viewer !== null && !isLimitedSession(context.viewer),
+      senderSession: context.viewer?.sessionKind === 'SENDER_TOKEN',
+      signerSession: context.viewer?.sessionKind === 'SIGNER_TOKEN',
       admin: context.viewer?.roles.includes('ADMIN') ?? false,
       manager: context.viewer?.roles.includes('MANAGER') ?? false,
       signer: context.viewer?.roles.includes('SIGNER') ?? false,
@@ -55,11 +64,13 @@ export const builder = new SchemaBuilder<{
       orgOwner: async (organizationId) =>
         (await context.viewer?.memberships())?.some((m) => m.organizationId === organizationId && m.isOwner) ?? false,
     }),
-    // 401 asks "who are you?"; 403 says "I know you, and your role lacks this".
-    unauthorizedError: (_parent, context) =>
-      context.viewer
-        ? new AppError('FORBIDDEN', 'Your role does not have permission for this action.')
-        : new AppError('UNAUTHENTICATED', 'Sign in to continue.'),
+    // 401 asks "who are you?"; 403 says "I know you, and your role lacks this". A sender or signer session lacks
+    // everything but its package, so it gets one reason whatever the field.
+    unauthorizedError: (_parent, context) => {
+      if (!context.viewer) return new AppError('UNAUTHENTICATED', 'Sign in to continue.');
+      if (isLimitedSession(context.viewer)) return limitedSessionError();
+      return new AppError('FORBIDDEN', 'Your role does not have permission for this action.');
+    },
   },
   prisma: {
     client: (context) => context.services.db,

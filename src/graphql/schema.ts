@@ -10,6 +10,7 @@ import '../modules/rcm/rcm.schema.ts';
 import '../modules/identities/identities.schema.ts';
 import '../modules/signing/signing.schema.ts';
 import '../modules/partners/partners.schema.ts';
+import '../modules/tokens/tokens.schema.ts';
 
 export const schema: GraphQLSchema = builder.toSchema();
 

@@ -28,7 +28,7 @@ const SessionKindEnum = builder.enumType('SessionKind', {
 export const IdentityKindEnum = builder.enumType('IdentityKind', { values: ['ADMIN', 'MANAGER', 'SIGNER'] as const });
 
 /** The issued session, handed out once: the refresh token is never shown again. */
-const AuthPayload = builder.objectRef<IssuedSession>('AuthPayload').implement({
+export const AuthPayload = builder.objectRef<IssuedSession>('AuthPayload').implement({
   description: 'A new or refreshed session. Store the refresh token now: it is never shown again.',
   fields: (t) => ({
     accessToken: t.exposeString('accessToken', { description: 'Send as `Authorization: Bearer <accessToken>`.' }),
@@ -43,7 +43,8 @@ const AuthPayload = builder.objectRef<IssuedSession>('AuthPayload').implement({
   }),
 });
 
-const isSelf = (user: { id: string }, _args: unknown, context: Context) => user.id === context.viewer?.userId;
+// Memberships and identities reach beyond one package, so a sender or signer session does not see them.
+const isSelf = (user: { id: string }, _args: unknown, context: Context) => (user.id === context.viewer?.userId ? { signedIn: true } : false);
 
 builder.prismaObject('User', {
   fields: (t) => ({
@@ -52,10 +53,10 @@ builder.prismaObject('User', {
     name: t.exposeString('name'),
     roles: t.expose('roles', { type: [PlatformRoleEnum], description: 'Platform roles; one account may hold several.' }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
-    memberships: t.relation('memberships', { authScopes: isSelf, description: 'Only on your own account.' }),
+    memberships: t.relation('memberships', { authScopes: isSelf, description: 'Only on your own account, in a full session.' }),
     identities: t.relation('identities', {
       authScopes: isSelf,
-      description: 'Signing identities linked to your account (only on your own account).',
+      description: 'Signing identities linked to your account (only on your own account, in a full session).',
       query: { where: { revokedAt: null }, orderBy: { linkedAt: 'asc' } },
     }),
   }),
@@ -116,15 +117,16 @@ builder.prismaObject('LoginSession', {
   }),
 });
 
-function issue(context: Context, session: IssuedSession): IssuedSession {
+/** Hands a new session to the client: in the answer, and as HttpOnly cookies for browsers. */
+export function withSessionCookies<S extends IssuedSession>(context: Context, session: S): S {
   context.responseCookies.push(...sessionCookies(context.services.config, session));
   return session;
 }
 
 builder.queryFields((t) => ({
-  me: t.withAuth({ signedIn: true }).prismaField({
+  me: t.withAuth({ signedIn: true, senderSession: true, signerSession: true }).prismaField({
     type: 'User',
-    description: 'The signed-in account: profile, platform roles, linked identities, memberships.',
+    description: 'The signed-in account: profile, platform roles, linked identities, memberships (the last two not in a sender or signer session).',
     resolve: (query, _root, _args, context) => getUserById(context.services, { id: context.viewer.userId, query }),
   }),
   mySessions: t.withAuth({ signedIn: true }).prismaField({
@@ -154,7 +156,7 @@ builder.mutationFields((t) => ({
     type: AuthPayload,
     authScopes: { public: true },
     args: { input: t.arg({ type: SignUpInput, required: true }) },
-    resolve: async (_root, { input }, context) => issue(context, await signUp(context.services, { ...input, client: context.client })),
+    resolve: async (_root, { input }, context) => withSessionCookies(context, await signUp(context.services, { ...input, client: context.client })),
   }),
   signIn: t.field({
     type: AuthPayload,
@@ -163,7 +165,7 @@ builder.mutationFields((t) => ({
     authScopes: { public: true },
     description: 'Email and password sign-in. Also sets HttpOnly session cookies for browsers.',
     args: { input: t.arg({ type: SignInInput, required: true }) },
-    resolve: async (_root, { input }, context) => issue(context, await signIn(context.services, { ...input, client: context.client })),
+    resolve: async (_root, { input }, context) => withSessionCookies(context, await signIn(context.services, { ...input, client: context.client })),
   }),
   refreshSession: t.field({
     type: AuthPayload,
@@ -173,10 +175,10 @@ builder.mutationFields((t) => ({
     resolve: async (_root, args, context) => {
       const refreshToken = args.refreshToken ?? context.refreshCookie;
       if (!refreshToken) throw new AppError('UNAUTHENTICATED', 'A refresh token is required.', { reason: 'INVALID_REFRESH_TOKEN' });
-      return issue(context, await rotateRefreshToken(context.services, { refreshToken, client: context.client }));
+      return withSessionCookies(context, await rotateRefreshToken(context.services, { refreshToken, client: context.client }));
     },
   }),
-  signOut: t.withAuth({ signedIn: true }).boolean({
+  signOut: t.withAuth({ signedIn: true, senderSession: true, signerSession: true }).boolean({
     description: 'Ends the current session at once, everywhere its tokens are used.',
     resolve: async (_root, _args, context) => {
       await signOut(context.services, { viewer: context.viewer, client: context.client });

@@ -11,11 +11,25 @@ export interface Viewer {
   sessionKind: SessionKind;
   email: string;
   name: string;
+  /** Platform roles of this session: the account's for a full session, none for a sender or signer session. */
   roles: PlatformRole[];
+  /** The one signing package a sender or signer token session is limited to; null for a full session. */
+  packageId: string | null;
+  /** The one signer slot a signer token session acts as; null otherwise. */
+  signerId: string | null;
   /** When the access token behind this request expires (WebSocket connections close then). */
   accessTokenExpiresAt: Date;
-  /** Organization memberships with effective permission keys; loaded once per request, on first use. */
+  /**
+   * Organization memberships with effective permission keys; loaded once per request, on first use. None for a
+   * sender or signer session.
+   */
   memberships(): Promise<MembershipAccess[]>;
+  /**
+   * The account's own roles and memberships, whatever the session. Only the signing policy reads them, so that a
+   * sender session manages its package only while its account still does; scopes and every other policy use
+   * `roles` and `memberships` above.
+   */
+  account: { roles: PlatformRole[]; memberships(): Promise<MembershipAccess[]> };
 }
 
 export function bearerToken(authorization: string | null | undefined): string | null {
@@ -32,6 +46,10 @@ const LIMITED_SESSION_KINDS: ReadonlySet<SessionKind> = new Set<SessionKind>(['S
 export function isLimitedSession(viewer: Pick<Viewer, 'sessionKind'>): boolean {
   return LIMITED_SESSION_KINDS.has(viewer.sessionKind);
 }
+
+/** The answer to anything a sender or signer session may not do: one reason, whatever the field. */
+export const limitedSessionError = () =>
+  new AppError('FORBIDDEN', 'This session is limited to one signing package. Sign in for full access.', { reason: 'LIMITED_SESSION' });
 
 /** lastSeenAt is informational; writing it at most once a minute keeps reads from becoming writes. */
 const LAST_SEEN_GRANULARITY_MS = 60_000;
@@ -55,6 +73,8 @@ export async function authenticate(services: Services, token: string | null): Pr
     select: {
       userId: true,
       kind: true,
+      packageId: true,
+      signerId: true,
       revokedAt: true,
       expiresAt: true,
       lastSeenAt: true,
@@ -68,8 +88,9 @@ export async function authenticate(services: Services, token: string | null): Pr
     await services.db.loginSession.update({ where: { id: claims.sessionId }, data: { lastSeenAt: now } });
   }
   let memberships: Promise<MembershipAccess[]> | undefined;
+  const accountMemberships = () => (memberships ??= loadMemberships(services.db, claims.userId));
   // Sender and signer token sessions are never full sessions: no platform roles and no memberships, so every
-  // admin, manager and organization scope fails for them (package-limited access comes later).
+  // admin, manager and organization rule fails for them; the signing policy alone grants them their package.
   const limited = LIMITED_SESSION_KINDS.has(session.kind);
   return {
     userId: claims.userId,
@@ -78,7 +99,10 @@ export async function authenticate(services: Services, token: string | null): Pr
     email: session.user.email,
     name: session.user.name,
     roles: limited ? [] : session.user.roles,
+    packageId: limited ? session.packageId : null,
+    signerId: limited ? session.signerId : null,
     accessTokenExpiresAt: claims.expiresAt ?? now,
-    memberships: () => (memberships ??= limited ? Promise.resolve([]) : loadMemberships(services.db, claims.userId)),
+    memberships: limited ? () => Promise.resolve([]) : accountMemberships,
+    account: { roles: session.user.roles, memberships: accountMemberships },
   };
 }

@@ -22,10 +22,11 @@ const organizationNotFound = () => new AppError('NOT_FOUND', 'Organization not f
 /**
  * The scope-auth rule of a root field addressed by organization id: the permission (or ownership) in that
  * organization. An organization the viewer cannot see is NOT_FOUND rather than FORBIDDEN, so its existence does
- * not leak; no session falls through to `signedIn`, which fails as UNAUTHENTICATED.
+ * not leak; no session, or a sender or signer session, falls through to `signedIn`, which fails as
+ * UNAUTHENTICATED or LIMITED_SESSION.
  */
 export async function organizationScope(viewer: Viewer | null, rawOrganizationId: string | number, rule: PermissionKey | 'owner') {
-  if (!viewer) return { signedIn: true } as const;
+  if (!viewer || isLimitedSession(viewer)) return { signedIn: true } as const;
   const organizationId = String(rawOrganizationId).toLowerCase();
   if (!isUuid(organizationId)) throw new AppError('BAD_USER_INPUT', 'organizationId must be a UUID.', { field: 'organizationId' });
   const isMember = (await viewer.memberships()).some((m) => m.organizationId === organizationId);

@@ -2,30 +2,54 @@ import type { Db } from '../../db/client.ts';
 import type { Prisma } from '../../generated/prisma/client.ts';
 import { AppError } from '../../lib/errors.ts';
 import type { MembershipAccess } from '../auth/permissions.ts';
-import type { Viewer } from '../auth/viewer.ts';
+import { isLimitedSession, type Viewer } from '../auth/viewer.ts';
 
 /** Matches no row. */
 const nothing = () => ({ id: { in: [] as string[] } });
 
-/** The memberships that make the viewer a signing manager: platform role MANAGER and `signing` in the organization. */
-async function signingManagerMemberships(viewer: Viewer): Promise<MembershipAccess[]> {
-  if (!viewer.roles.includes('MANAGER')) return [];
-  return (await viewer.memberships()).filter((m) => m.permissions.has('signing'));
+/**
+ * How far a session reaches in the signing module: a full session as far as its roles and identities go; a sender
+ * token session manages its one package; a signer token session acts as its one signer slot. A limited session
+ * missing its package or slot reaches nothing.
+ */
+type SigningReach =
+  | { kind: 'full' }
+  | { kind: 'sender'; packageId: string }
+  | { kind: 'signer'; packageId: string; signerId: string }
+  | { kind: 'none' };
+
+function signingReach(viewer: Viewer): SigningReach {
+  if (!isLimitedSession(viewer)) return { kind: 'full' };
+  if (viewer.sessionKind === 'SENDER_TOKEN' && viewer.packageId) return { kind: 'sender', packageId: viewer.packageId };
+  if (viewer.sessionKind === 'SIGNER_TOKEN' && viewer.packageId && viewer.signerId) {
+    return { kind: 'signer', packageId: viewer.packageId, signerId: viewer.signerId };
+  }
+  return { kind: 'none' };
+}
+
+/** The memberships that make an account a signing manager: platform role MANAGER and `signing` in the organization. */
+async function signingManagerMemberships(access: Viewer['account']): Promise<MembershipAccess[]> {
+  if (!access.roles.includes('MANAGER')) return [];
+  return (await access.memberships()).filter((m) => m.permissions.has('signing'));
 }
 
 /**
  * Packages the viewer manages (may list, send and void): those of organizations where the viewer is a signing
  * manager, limited to the membership's locations when it is location-scoped (a scoped manager does not see
- * packages without a location). Admin's global access is read-only, so admins get no shortcut here.
+ * packages without a location). Admin's global access is read-only, so admins get no shortcut here. A sender
+ * session manages its one package, and only while its account still manages it by this same rule.
  */
 export async function managedPackagesWhere(viewer: Viewer): Promise<Prisma.SigningPackageWhereInput> {
-  const memberships = await signingManagerMemberships(viewer);
+  const reach = signingReach(viewer);
+  if (reach.kind !== 'full' && reach.kind !== 'sender') return nothing();
+  const memberships = await signingManagerMemberships(viewer.account);
   if (memberships.length === 0) return nothing();
-  return {
+  const managed: Prisma.SigningPackageWhereInput = {
     OR: memberships.map((m) =>
       m.locationIds.length === 0 ? { organizationId: m.organizationId } : { organizationId: m.organizationId, locationId: { in: [...m.locationIds] } },
     ),
   };
+  return reach.kind === 'sender' ? { AND: [{ id: reach.packageId }, managed] } : managed;
 }
 
 export interface SignerIdentityRef {
@@ -49,17 +73,30 @@ export function viewerSignerIdentities(db: Db, viewer: Viewer): Promise<SignerId
 /**
  * The signer slots that belong to the viewer: bound to one of the viewer's active signer identities, or addressed
  * to the email of one. Matching by email at query time is what lets an identity linked after the package was
- * created see it.
+ * created see it. A signer session has only its own slot, and only while it still belongs to its account; a
+ * sender session has none.
  */
 export async function viewerSignerSlotsWhere(db: Db, viewer: Viewer): Promise<Prisma.PackageSignerWhereInput> {
+  const reach = signingReach(viewer);
+  if (reach.kind !== 'full' && reach.kind !== 'signer') return nothing();
   const identities = await viewerSignerIdentities(db, viewer);
   if (identities.length === 0) return nothing();
   const emails = [...new Set(identities.flatMap((i) => (i.email ? [i.email.toLowerCase()] : [])))];
-  return { OR: [{ signerIdentityId: { in: identities.map((i) => i.id) } }, ...(emails.length ? [{ email: { in: emails } }] : [])] };
+  const owned: Prisma.PackageSignerWhereInput = {
+    OR: [{ signerIdentityId: { in: identities.map((i) => i.id) } }, ...(emails.length ? [{ email: { in: emails } }] : [])],
+  };
+  return reach.kind === 'signer' ? { AND: [{ id: reach.signerId, packageId: reach.packageId }, owned] } : owned;
 }
 
 /** Is this slot the viewer's? The in-memory twin of viewerSignerSlotsWhere, for per-row fields like isMyTurn. */
-export function isViewerSlot(identities: SignerIdentityRef[], slot: { signerIdentityId: string | null; email: string }): boolean {
+export function isViewerSlot(
+  viewer: Viewer,
+  identities: SignerIdentityRef[],
+  slot: { id: string; packageId: string; signerIdentityId: string | null; email: string },
+): boolean {
+  const reach = signingReach(viewer);
+  if (reach.kind === 'sender' || reach.kind === 'none') return false;
+  if (reach.kind === 'signer' && (slot.id !== reach.signerId || slot.packageId !== reach.packageId)) return false;
   return identities.some((i) => i.id === slot.signerIdentityId || (i.email !== null && i.email.toLowerCase() === slot.email));
 }
 
@@ -68,9 +105,12 @@ export async function assignedPackagesWhere(db: Db, viewer: Viewer): Promise<Pri
   return { status: { not: 'DRAFT' }, signers: { some: await viewerSignerSlotsWhere(db, viewer) } };
 }
 
-/** Packages the viewer may read: admins any; managers those they manage; signers those assigned to them. */
+/**
+ * Packages the viewer may read: admins any; managers those they manage; signers those assigned to them. A sender
+ * or signer session reads only its package, through the two rules above.
+ */
 export async function readablePackagesWhere(db: Db, viewer: Viewer): Promise<Prisma.SigningPackageWhereInput> {
-  if (viewer.roles.includes('ADMIN')) return {};
+  if (signingReach(viewer).kind === 'full' && viewer.roles.includes('ADMIN')) return {};
   return { OR: [await managedPackagesWhere(viewer), await assignedPackagesWhere(db, viewer)] };
 }
 

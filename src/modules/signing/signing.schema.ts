@@ -20,6 +20,12 @@ import {
   voidSigningPackage,
 } from './signing.service.ts';
 
+// Besides full sessions, a sender session may read, send and void its package and a signer session read, sign
+// and decline as its slot; the signing policy holds each to its one package. Everything else refuses them.
+const ANY_SESSION = { signedIn: true, senderSession: true, signerSession: true } as const;
+const MANAGER_SESSIONS = { signedIn: true, senderSession: true } as const;
+const SIGNER_SESSIONS = { signedIn: true, signerSession: true } as const;
+
 export const PackageStatusEnum = builder.enumType('PackageStatus', {
   values: ['DRAFT', 'SENT', 'COMPLETED', 'DECLINED', 'EXPIRED', 'VOIDED'] as const,
 });
@@ -45,6 +51,8 @@ builder.prismaObject('PackageSigner', {
     isMyTurn: t.boolean({
       description: 'True when this slot is yours and you can sign it now.',
       select: {
+        id: true,
+        packageId: true,
         email: true,
         signerIdentityId: true,
         package: { select: { status: true, sequential: true, signers: { select: { order: true, status: true } } } },
@@ -52,7 +60,7 @@ builder.prismaObject('PackageSigner', {
       resolve: async (slot, _args, context) => {
         if (!context.viewer || slot.package.status !== 'SENT') return false;
         if (slot.status !== 'PENDING' && slot.status !== 'VIEWED') return false;
-        if (!isViewerSlot(await viewerSignerIdentities(context.services.db, context.viewer), slot)) return false;
+        if (!isViewerSlot(context.viewer, await viewerSignerIdentities(context.services.db, context.viewer), slot)) return false;
         return !slot.package.sequential || slot.package.signers.every((s) => s.order >= slot.order || s.status === 'SIGNED');
       },
     }),
@@ -112,9 +120,9 @@ const CreateSigningPackageInput = builder.inputType('CreateSigningPackageInput',
 });
 
 builder.queryFields((t) => ({
-  signingPackage: t.withAuth({ signedIn: true }).prismaField({
+  signingPackage: t.withAuth(ANY_SESSION).prismaField({
     type: 'SigningPackage',
-    description: 'One package: admins read any, managers those they manage, signers those assigned to them. Others are NOT_FOUND.',
+    description: 'One package: admins read any, managers those they manage, signers those assigned to them, a sender or signer session its own. Others are NOT_FOUND.',
     args: { id: t.arg.id({ required: true }) },
     resolve: (query, _root, args, context) => getSigningPackageById(context.services, { viewer: context.viewer, id: String(args.id), query }),
   }),
@@ -139,9 +147,9 @@ builder.queryFields((t) => ({
     args: { status: t.arg({ type: PackageStatusEnum, required: false }) },
     resolve: (query, _root, args, context) => listSigningHubPackages(context.services, { viewer: context.viewer, status: args.status, query }),
   }),
-  signerQueue: t.withAuth({ signedIn: true }).prismaField({
+  signerQueue: t.withAuth(SIGNER_SESSIONS).prismaField({
     type: ['SigningPackage'],
-    description: 'Sent packages assigned to your signer identities. Empty when none is linked or nothing is assigned.',
+    description: 'Sent packages assigned to your signer identities (a signer session: its own package). Empty when none is linked or nothing is assigned.',
     resolve: (query, _root, _args, context) => listSignerQueue(context.services, { viewer: context.viewer, query }),
   }),
 }));
@@ -166,35 +174,35 @@ builder.mutationFields((t) => ({
         expiresAt: input.expiresAt,
       }),
   }),
-  sendSigningPackage: t.withAuth({ signedIn: true }).prismaField({
+  sendSigningPackage: t.withAuth(MANAGER_SESSIONS).prismaField({
     type: 'SigningPackage',
     description: 'DRAFT → SENT. Anything else is a CONFLICT (INVALID_TRANSITION).',
     args: { id: t.arg.id({ required: true }), version: t.arg.int({ required: false }) },
     resolve: (query, _root, args, context) =>
       sendSigningPackage(context.services, { query, viewer: context.viewer, client: context.client, id: String(args.id), expectedVersion: args.version }),
   }),
-  voidSigningPackage: t.withAuth({ signedIn: true }).prismaField({
+  voidSigningPackage: t.withAuth(MANAGER_SESSIONS).prismaField({
     type: 'SigningPackage',
     description: 'DRAFT or SENT → VOIDED. Anything else is a CONFLICT (INVALID_TRANSITION).',
     args: { id: t.arg.id({ required: true }), reason: t.arg.string({ required: true }), version: t.arg.int({ required: false }) },
     resolve: (query, _root, args, context) =>
       voidSigningPackage(context.services, { query, viewer: context.viewer, client: context.client, id: String(args.id), reason: args.reason, expectedVersion: args.version }),
   }),
-  viewSigningPackage: t.withAuth({ signedIn: true }).prismaField({
+  viewSigningPackage: t.withAuth(SIGNER_SESSIONS).prismaField({
     type: 'SigningPackage',
     description: 'Opens a package assigned to you; your slot becomes VIEWED the first time.',
     args: { packageId: t.arg.id({ required: true }) },
     resolve: (query, _root, args, context) =>
       viewSigningPackage(context.services, { query, viewer: context.viewer, client: context.client, packageId: String(args.packageId) }),
   }),
-  signSigningPackage: t.withAuth({ signedIn: true }).prismaField({
+  signSigningPackage: t.withAuth(SIGNER_SESSIONS).prismaField({
     type: 'SigningPackage',
     description: 'Signs your slot. In a sequential package, earlier signers go first (else CONFLICT NOT_YOUR_TURN).',
     args: { packageId: t.arg.id({ required: true }) },
     resolve: (query, _root, args, context) =>
       signSigningPackage(context.services, { query, viewer: context.viewer, client: context.client, packageId: String(args.packageId) }),
   }),
-  declineSigningPackage: t.withAuth({ signedIn: true }).prismaField({
+  declineSigningPackage: t.withAuth(SIGNER_SESSIONS).prismaField({
     type: 'SigningPackage',
     description: 'Declines your slot with a reason; the package becomes DECLINED.',
     args: { packageId: t.arg.id({ required: true }), reason: t.arg.string({ required: true }) },
@@ -210,7 +218,7 @@ builder.mutationFields((t) => ({
 }));
 
 builder.subscriptionFields((t) => ({
-  signingPackageUpdated: t.withAuth({ signedIn: true }).prismaField({
+  signingPackageUpdated: t.withAuth(ANY_SESSION).prismaField({
     type: 'SigningPackage',
     description: 'The package each time something happens to it, while you may read it.',
     args: { id: t.arg.id({ required: true }) },
@@ -224,7 +232,7 @@ builder.subscriptionFields((t) => ({
     },
     resolve: (query, event, _args, context) => getSigningPackageById(context.services, { viewer: context.viewer, id: (event as ActivityEvent).packageId!, query }),
   }),
-  signerQueueUpdated: t.withAuth({ signedIn: true }).prismaField({
+  signerQueueUpdated: t.withAuth(SIGNER_SESSIONS).prismaField({
     type: ['SigningPackage'],
     description: 'Your signer queue, again each time a package assigned to you changes.',
     subscribe: (_root, _args, context) =>

@@ -3,25 +3,39 @@ import { sendJson } from '../../http/respond.ts';
 import { AppError } from '../../lib/errors.ts';
 import type { RestContext, RestRoute } from '../../rest/router.ts';
 import { authenticate, bearerToken, type Viewer } from '../auth/viewer.ts';
-import { exchangeAuthToken, issueAuthToken, safeRedirectTarget, type AuthTokenKind } from './tokens.service.ts';
+import { exchangeAuthToken, issueAuthToken, safeRedirectTarget, type AuthTokenKind, type IssuedAuthToken } from './tokens.service.ts';
 
-/**
- * The caller's session from `Authorization: Bearer <access token>`; none or an invalid one is a 401. Sender and
- * signer token sessions may not issue tokens: a user token would turn them into full sessions.
- */
+/** The caller's session from `Authorization: Bearer <access token>`; none or an invalid one is a 401. */
 async function requireViewer(ctx: RestContext): Promise<Viewer> {
   const viewer = await authenticate(ctx.services, bearerToken(ctx.req.headers.authorization));
   if (!viewer) throw new AppError('UNAUTHENTICATED', 'Sign in to continue: send "Authorization: Bearer <access token>".');
-  if (viewer.sessionKind === 'SENDER_TOKEN' || viewer.sessionKind === 'SIGNER_TOKEN') {
-    throw new AppError('FORBIDDEN', 'A sender or signer session cannot issue authentication tokens.', { reason: 'LIMITED_SESSION' });
-  }
   return viewer;
+}
+
+/** A string field of a JSON object body; anything else counts as missing. */
+function stringField(body: unknown, field: string): string | undefined {
+  const value = body && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>)[field] : undefined;
+  return typeof value === 'string' ? value : undefined;
+}
+
+/** The seed's answer for each kind, keys in its order: the value alone, or with the package and signer as sent. */
+function seedAnswer(issued: IssuedAuthToken): Record<string, unknown> {
+  if (issued.kind === 'user' || issued.kind === 'sender') return { value: issued.value };
+  if (issued.kind === 'signerSingleUse') return { packageId: issued.packageId, sessionFields: null, signerId: issued.signerId, value: issued.value };
+  return { packageId: issued.packageId, signerId: issued.signerId, value: issued.value };
 }
 
 const issue = (kind: AuthTokenKind) => async (ctx: RestContext) => {
   const viewer = await requireViewer(ctx);
   const body = kind === 'user' ? undefined : await ctx.readJson();
-  sendJson(ctx.res, 200, await issueAuthToken(ctx.services, { viewer, kind, body, client: ctx.client }));
+  const issued = await issueAuthToken(ctx.services, {
+    viewer,
+    kind,
+    packageId: stringField(body, 'packageId'),
+    signerId: stringField(body, 'signerId'),
+    client: ctx.client,
+  });
+  sendJson(ctx.res, 200, seedAnswer(issued));
 };
 
 /** POST /api/cs-authenticationTokens/exchange `{ "value": "..." }`: the session as JSON. */

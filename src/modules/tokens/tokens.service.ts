@@ -6,7 +6,7 @@ import { isUuid, parseId } from '../../lib/ids.ts';
 import { generateSecret, hashSecret } from '../../lib/tokens.ts';
 import { recordActivity } from '../activity/activity.service.ts';
 import { startSession, type ClientInfo, type IssuedSession } from '../auth/sessions.service.ts';
-import type { Viewer } from '../auth/viewer.ts';
+import { isLimitedSession, limitedSessionError, type Viewer } from '../auth/viewer.ts';
 import { managedPackagesWhere, readablePackagesWhere } from '../signing/signing.policy.ts';
 
 /** The four signing authentication tokens and what each one is for. */
@@ -32,11 +32,13 @@ const LIVE_STATUSES: Record<'sender' | 'signer', PackageStatus[]> = { sender: ['
 const TOKEN_PURPOSES = Object.keys(SESSION_KIND) as TokenPurpose[];
 
 export interface IssuedAuthToken {
+  kind: AuthTokenKind;
+  /** Shown this once: only its hash is stored. */
   value: string;
-  packageId?: string;
-  /** Always null: kept for the seed's single-use signer answer. */
-  sessionFields?: null;
-  signerId?: string;
+  expiresAt: Date;
+  packageId: string | null;
+  /** The signer as the caller named it: the slot's id or its email. */
+  signerId: string | null;
 }
 
 const liveStatusesFor = (purpose: TokenPurpose) => (purpose === 'SENDER_AUTH' ? LIVE_STATUSES.sender : LIVE_STATUSES.signer);
@@ -44,8 +46,7 @@ const liveStatusesFor = (purpose: TokenPurpose) => (purpose === 'SENDER_AUTH' ? 
 /** The package's own expiry counts as expired even before a sweep sets its status. */
 const notExpired = (now: Date): Prisma.SigningPackageWhereInput => ({ OR: [{ expiresAt: null }, { expiresAt: { gt: now } }] });
 
-function requiredString(body: Record<string, unknown>, field: string): string {
-  const value = body[field];
+function requiredString(value: string | null | undefined, field: string): string {
   if (typeof value !== 'string' || value.trim() === '') throw new AppError('BAD_USER_INPUT', `${field} is required.`, { field });
   return value.trim();
 }
@@ -101,30 +102,32 @@ async function signerSlot(services: Services, pkg: { id: string; organizationId:
 /**
  * Issues a signing authentication token for the signed-in viewer. The value has 256 random bits and is shown once;
  * only its SHA-256 is stored. Every kind lives AUTH_TOKEN_TTL_SECONDS and is single-use except the multi-use signer
- * token. Sender and signer tokens need a package the viewer manages.
+ * token. Sender and signer tokens need a package the viewer manages. A sender or signer session issues nothing:
+ * a user token would turn it into a full session.
  */
 export async function issueAuthToken(
   services: Services,
-  input: { viewer: Viewer; kind: AuthTokenKind; body: unknown; client: ClientInfo },
+  input: { viewer: Viewer; kind: AuthTokenKind; packageId?: string | null; signerId?: string | null; client: ClientInfo },
 ): Promise<IssuedAuthToken> {
   const { viewer, kind } = input;
-  const body = (input.body && typeof input.body === 'object' && !Array.isArray(input.body) ? input.body : {}) as Record<string, unknown>;
+  if (isLimitedSession(viewer)) throw limitedSessionError();
   const purpose = PURPOSE[kind];
   let packageId: string | null = null;
   let organizationId: string | null = null;
   let signer: { id: string; userId: string } | null = null;
-  let sentSignerId: string | undefined;
+  let sentSignerId: string | null = null;
   if (kind !== 'user') {
-    const pkg = await managedLivePackage(services, viewer, requiredString(body, 'packageId'), kind === 'sender' ? LIVE_STATUSES.sender : LIVE_STATUSES.signer);
+    const pkg = await managedLivePackage(services, viewer, requiredString(input.packageId, 'packageId'), kind === 'sender' ? LIVE_STATUSES.sender : LIVE_STATUSES.signer);
     packageId = pkg.id;
     organizationId = pkg.organizationId;
     if (kind !== 'sender') {
-      sentSignerId = requiredString(body, 'signerId');
+      sentSignerId = requiredString(input.signerId, 'signerId');
       signer = await signerSlot(services, pkg, sentSignerId);
     }
   }
   const value = generateSecret();
   const now = services.clock.now();
+  const expiresAt = new Date(now.getTime() + services.config.auth.authTokenTtlSeconds * 1000);
   const token = await services.db.authToken.create({
     data: {
       purpose,
@@ -136,7 +139,7 @@ export async function issueAuthToken(
       signerId: signer?.id ?? null,
       maxUses: purpose === 'SIGNER_MULTI_USE' ? null : 1,
       createdAt: now,
-      expiresAt: new Date(now.getTime() + services.config.auth.authTokenTtlSeconds * 1000),
+      expiresAt,
     },
     select: { id: true },
   });
@@ -150,9 +153,7 @@ export async function issueAuthToken(
     userAgent: input.client.userAgent,
     data: { tokenId: token.id, purpose, ...(signer ? { signerId: signer.id } : {}) },
   });
-  if (kind === 'user' || kind === 'sender') return { value };
-  if (kind === 'signerSingleUse') return { packageId: packageId!, sessionFields: null, signerId: sentSignerId!, value };
-  return { packageId: packageId!, signerId: sentSignerId!, value };
+  return { kind, value, expiresAt, packageId, signerId: sentSignerId };
 }
 
 /** One answer for unknown, expired, used, revoked and dead-package tokens. */
