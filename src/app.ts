@@ -30,6 +30,7 @@ import { verifyDummyPassword } from './lib/password.ts';
 import { clientAddress } from './http/client-address.ts';
 import { ACCESS_COOKIE, parseCookies, REFRESH_COOKIE } from './http/cookies.ts';
 import { loadKeyStore, type KeyStore } from './modules/auth/keys.ts';
+import { appRoutes } from './modules/apps/apps.rest.ts';
 import { partnerRoutes } from './modules/partners/partners.rest.ts';
 import { tokenRoutes } from './modules/tokens/tokens.rest.ts';
 import { createRestRouter } from './rest/router.ts';
@@ -124,7 +125,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   const events = createEventBus({ redisUrl: config.redisUrl, logger });
   const services: Services = { config, database, db: database.prisma, clock, logger, keys, rateLimiter, mailer, events };
   const publishing = { db: database.prisma, bus: events, logger };
-  const rest = createRestRouter(services, [...partnerRoutes, ...tokenRoutes]);
+  const rest = createRestRouter(services, [...appRoutes, ...partnerRoutes, ...tokenRoutes]);
   // Builds the dummy hash now, so even the first sign-in for an unknown email costs what a wrong password costs.
   await verifyDummyPassword('warm-up');
   // Cookies set by resolvers (sign-in, refresh, sign-out), keyed by the request they answer.

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { AddressMatcher, InvalidAddressRange, parseAddressRange } from './lib/ip.ts';
 
 export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -26,6 +27,11 @@ const url = (protocols: string[]) =>
       }
     }, `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`);
 
+const listOf = (value: string | undefined) => (value ?? '').split(',').map((entry) => entry.trim()).filter(Boolean);
+
+/** The versions of the REST compatibility API (`/v1/...`); DISABLED_API_VERSIONS can switch one off (410). */
+export const API_VERSIONS: readonly string[] = ['v1'];
+
 const boolean = z
   .enum(['true', 'false', '1', '0'], { message: 'must be true or false' })
   .transform((value) => value === 'true' || value === '1');
@@ -50,7 +56,20 @@ const environmentSchema = z.object({
   GRAPHQL_MAX_COST: integer(1, 1_000_000).default(5000),
   GRAPHQL_MAX_DIRECTIVES: integer(1, 1000).default(50),
   SHUTDOWN_TIMEOUT_MS: integer(0, 120_000).default(10_000),
-  TRUST_PROXY: z.string().trim().optional(),
+  TRUST_PROXY: z
+    .string()
+    .trim()
+    .superRefine((value, ctx) => {
+      for (const entry of listOf(value)) {
+        try {
+          parseAddressRange(entry);
+        } catch (error) {
+          if (!(error instanceof InvalidAddressRange)) throw error;
+          ctx.addIssue({ code: 'custom', message: `must list IP addresses or CIDR ranges: ${error.message}` });
+        }
+      }
+    })
+    .optional(),
   CORS_ORIGINS: z.string().trim().optional(),
   ACCESS_TOKEN_TTL_SECONDS: integer(30, 3600).default(600),
   REFRESH_TOKEN_TTL_SECONDS: integer(300, 90 * 86_400).default(30 * 86_400),
@@ -70,6 +89,12 @@ const environmentSchema = z.object({
   MAGIC_LINKS_PER_PARTNER: integer(1, 1_000_000).default(300),
   MAGIC_LINKS_PER_CUSTOMER: integer(1, 10_000).default(5),
   MAGIC_LINK_WINDOW_SECONDS: integer(1, 86_400).default(60),
+  OAUTH_ACCESS_TOKEN_TTL_SECONDS: integer(60, 86_400).default(3600),
+  DISABLED_API_VERSIONS: z
+    .string()
+    .trim()
+    .refine((value) => listOf(value).every((version) => API_VERSIONS.includes(version.toLowerCase())), `must list API versions among ${API_VERSIONS.join(', ')}`)
+    .optional(),
 });
 
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -88,8 +113,8 @@ export interface Config {
   dataDir: string;
   migrateOnStart: boolean;
   redisUrl: string | undefined;
-  /** Proxy addresses whose X-Forwarded-For is believed (TRUST_PROXY, comma-separated); empty: the socket's address. */
-  trustProxy: string[];
+  /** Proxies (addresses or CIDR ranges) whose X-Forwarded-For is believed (TRUST_PROXY); empty: the socket's address. */
+  trustProxy: AddressMatcher;
   /** Browser origins allowed to call the API with credentials (PUBLIC_URL's origin, plus CORS_ORIGINS). */
   corsOrigins: string[];
   limits: {
@@ -128,6 +153,12 @@ export interface Config {
     perPartner: number;
     perCustomer: number;
     windowSeconds: number;
+  };
+  publicApi: {
+    /** REST API versions answered with 410 Gone (DISABLED_API_VERSIONS), lower-case. */
+    disabledVersions: ReadonlySet<string>;
+    /** Lifetime of OAuth client-credentials access tokens. */
+    accessTokenTtlSeconds: number;
   };
   mail: {
     smtpUrl: string | undefined;
@@ -175,7 +206,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir,
     migrateOnStart: e.MIGRATE_ON_START,
     redisUrl: e.REDIS_URL,
-    trustProxy: (e.TRUST_PROXY ?? '').split(',').map((a) => a.trim()).filter(Boolean),
+    trustProxy: new AddressMatcher(listOf(e.TRUST_PROXY)),
     corsOrigins: [
       new URL(e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).origin,
       ...(e.CORS_ORIGINS ?? '').split(',').map((o) => o.trim().replace(/\/+$/, '')).filter(Boolean),
@@ -209,6 +240,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       perPartner: e.MAGIC_LINKS_PER_PARTNER,
       perCustomer: e.MAGIC_LINKS_PER_CUSTOMER,
       windowSeconds: e.MAGIC_LINK_WINDOW_SECONDS,
+    },
+    publicApi: {
+      disabledVersions: new Set(listOf(e.DISABLED_API_VERSIONS).map((version) => version.toLowerCase())),
+      accessTokenTtlSeconds: e.OAUTH_ACCESS_TOKEN_TTL_SECONDS,
     },
     mail: { smtpUrl: e.SMTP_URL, from: e.MAIL_FROM, outboxDir: path.join(dataDir, 'outbox') },
   };

@@ -11,6 +11,7 @@ import '../modules/identities/identities.schema.ts';
 import '../modules/signing/signing.schema.ts';
 import '../modules/partners/partners.schema.ts';
 import '../modules/tokens/tokens.schema.ts';
+import '../modules/apps/apps.schema.ts';
 
 export const schema: GraphQLSchema = builder.toSchema();
 

@@ -32,11 +32,15 @@ export interface RestRoute {
   /** Literal segments and `:name` parameters, e.g. `/api/v1/integrations/customer/:customerId/magic-link`. */
   path: string;
   handler: RestHandler;
+  /** Match the path case-insensitively (the app sign-in API's documents spell its paths more than one way). */
+  caseInsensitive?: boolean;
 }
 
 interface CompiledRoute extends RestRoute {
   pattern: RegExp;
   names: string[];
+  /** `v1` for `/v1/...` routes: the API version DISABLED_API_VERSIONS can switch off. */
+  version: string | undefined;
 }
 
 function compile(route: RestRoute): CompiledRoute {
@@ -49,7 +53,7 @@ function compile(route: RestRoute): CompiledRoute {
       return '([^/]+)';
     })
     .join('/');
-  return { ...route, pattern: new RegExp(`^${source}$`), names };
+  return { ...route, pattern: new RegExp(`^${source}$`, route.caseInsensitive ? 'i' : ''), names, version: /^\/(v\d+)\//i.exec(route.path)?.[1]?.toLowerCase() };
 }
 
 /** Reads at most `limit` bytes; a declared or actual larger body is a 413 before more is buffered. */
@@ -80,6 +84,10 @@ export function createRestRouter(services: Services, routes: RestRoute[]) {
     for (const route of compiled) {
       const match = route.pattern.exec(path);
       if (!match) continue;
+      if (route.version && services.config.publicApi.disabledVersions.has(route.version)) {
+        sendError(res, new AppError('NOT_FOUND', `API version ${route.version} has been disabled.`, { reason: 'API_VERSION_DISABLED', status: 410 }));
+        return true;
+      }
       if (route.method !== req.method) {
         allowed.push(route.method);
         continue;

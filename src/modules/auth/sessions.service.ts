@@ -32,7 +32,7 @@ async function mintAccessToken(services: SessionServices, userId: string, sessio
 /** Starts a revocable login session with its first refresh token. */
 export async function startSession(
   services: SessionServices,
-  input: { userId: string; kind: SessionKind; client: ClientInfo; packageId?: string; signerId?: string },
+  input: { userId: string; kind: SessionKind; client: ClientInfo; packageId?: string; signerId?: string; apiRegistrationId?: string; oauthTokenId?: string },
 ): Promise<IssuedSession> {
   const now = services.clock.now();
   const expiresAt = new Date(now.getTime() + services.config.auth.refreshTokenTtlSeconds * 1000);
@@ -43,6 +43,8 @@ export async function startSession(
       kind: input.kind,
       packageId: input.packageId ?? null,
       signerId: input.signerId ?? null,
+      apiRegistrationId: input.apiRegistrationId ?? null,
+      oauthTokenId: input.oauthTokenId ?? null,
       ip: input.client.ip ?? null,
       userAgent: input.client.userAgent?.slice(0, 512) ?? null,
       createdAt: now,

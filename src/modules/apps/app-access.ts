@@ -1,0 +1,68 @@
+import type { SubscriptionStatus } from '../../generated/prisma/enums.ts';
+import type { Services } from '../../graphql/context.ts';
+import { AddressMatcher } from '../../lib/ip.ts';
+
+/** Subscriptions that count as a valid license for app sign-in and the public API. */
+export const LICENSED_STATUSES: readonly SubscriptionStatus[] = ['ACTIVE', 'TRIALING'];
+
+export type AppAccessDenial =
+  | { status: 401; reason: 'INVALID_CREDENTIALS'; message: string }
+  | { status: 403; reason: 'SOURCE_ADDRESS_NOT_ALLOWED' | 'GROUP_NOT_ALLOWED' | 'LICENSE_INACTIVE'; message: string };
+
+export const INVALID_CREDENTIALS: AppAccessDenial = { status: 401, reason: 'INVALID_CREDENTIALS', message: 'The API key or the run-as user is not valid.' };
+
+export const SOURCE_NOT_ALLOWED: AppAccessDenial = {
+  status: 403,
+  reason: 'SOURCE_ADDRESS_NOT_ALLOWED',
+  message: 'Requests from this address are not allowed for this API registration.',
+};
+
+const GROUP_NOT_ALLOWED: AppAccessDenial = {
+  status: 403,
+  reason: 'GROUP_NOT_ALLOWED',
+  message: 'None of the user groups this user belongs to has access to this API registration.',
+};
+
+const LICENSE_INACTIVE: AppAccessDenial = {
+  status: 403,
+  reason: 'LICENSE_INACTIVE',
+  message: "The organization's subscription is not active.",
+};
+
+/** An empty list allows nobody: a registration is usable only from the sources written on it. */
+export function sourceAllowed(allowedSources: readonly string[], ip: string | undefined): boolean {
+  return new AddressMatcher(allowedSources).matches(ip);
+}
+
+/**
+ * What an app credential needs at every use, whoever presents it: the registration is live, the request comes
+ * from one of its sources, the run-as user is an enabled member of its organization in one of its groups, and the
+ * organization's subscription is active. Null when all hold; else the first failure, in that order, so that a
+ * caller at a wrong address learns nothing about users.
+ */
+export async function checkAppAccess(
+  services: Services,
+  input: { apiRegistrationId: string | null; userId: string; ip: string | undefined },
+): Promise<AppAccessDenial | null> {
+  if (!input.apiRegistrationId) return INVALID_CREDENTIALS;
+  const registration = await services.db.apiRegistration.findUnique({
+    where: { id: input.apiRegistrationId },
+    select: {
+      organizationId: true,
+      allowedSources: true,
+      disabledAt: true,
+      organization: { select: { subscriptionStatus: true } },
+      groups: { where: { group: { members: { some: { userId: input.userId } } } }, select: { groupId: true }, take: 1 },
+    },
+  });
+  if (!registration || registration.disabledAt) return INVALID_CREDENTIALS;
+  if (!sourceAllowed(registration.allowedSources, input.ip)) return SOURCE_NOT_ALLOWED;
+  const member = await services.db.membership.findUnique({
+    where: { userId_organizationId: { userId: input.userId, organizationId: registration.organizationId } },
+    select: { user: { select: { disabledAt: true } } },
+  });
+  if (!member || member.user.disabledAt) return INVALID_CREDENTIALS;
+  if (registration.groups.length === 0) return GROUP_NOT_ALLOWED;
+  if (!LICENSED_STATUSES.includes(registration.organization.subscriptionStatus)) return LICENSE_INACTIVE;
+  return null;
+}

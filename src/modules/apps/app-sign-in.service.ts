@@ -1,0 +1,173 @@
+import type { Services } from '../../graphql/context.ts';
+import { AppError } from '../../lib/errors.ts';
+import { verifyDummyPassword, verifyPassword } from '../../lib/password.ts';
+import { hashSecret } from '../../lib/tokens.ts';
+import { recordActivity } from '../activity/activity.service.ts';
+import { startSession, type ClientInfo, type IssuedSession } from '../auth/sessions.service.ts';
+import { checkAppAccess, INVALID_CREDENTIALS, SOURCE_NOT_ALLOWED, sourceAllowed, type AppAccessDenial } from './app-access.ts';
+import { activeOAuthToken, verifyOAuthAccessToken } from './oauth.service.ts';
+
+/** `PS-Auth key=<key>; runas=<user>; pwd=[<password>];`: the app sign-in Authorization scheme. */
+export interface PsAuthCredentials {
+  key: string;
+  runAs: string;
+  password?: string;
+}
+
+const PS_AUTH = /^PS-Auth\s+/i;
+
+/**
+ * Parses the PS-Auth Authorization header. Parameters are `name=value;` pairs, names case-insensitive, in any
+ * order; the password is written in square brackets (`pwd=[...]`) so it may itself hold `;`, and ends at the
+ * first `]` followed by `;` or the end. Null when the header is not PS-Auth; BAD_USER_INPUT when it is malformed.
+ */
+export function parsePsAuth(header: string | undefined): PsAuthCredentials | null {
+  if (!header || !PS_AUTH.test(header)) return null;
+  const malformed = (detail: string) =>
+    new AppError('UNAUTHENTICATED', `The Authorization header must be "PS-Auth key=<key>; runas=<user>;" with an optional "pwd=[<password>];": ${detail}`, {
+      reason: 'MALFORMED_AUTHORIZATION',
+    });
+  let rest = header.replace(PS_AUTH, '');
+  const values = new Map<string, string>();
+  while (rest.trim() !== '') {
+    rest = rest.replace(/^\s+/, '');
+    const match = /^([A-Za-z]+)\s*=\s*/.exec(rest);
+    if (!match?.[1]) throw malformed('expected name=value.');
+    const name = match[1].toLowerCase();
+    if (!['key', 'runas', 'pwd'].includes(name)) throw malformed(`unknown parameter "${match[1]}".`);
+    if (values.has(name)) throw malformed(`"${name}" is given twice.`);
+    rest = rest.slice(match[0].length);
+    let value: string;
+    if (name === 'pwd') {
+      const end = /\](\s*;|\s*$)/.exec(rest);
+      if (!rest.startsWith('[') || !end) throw malformed('the password must be written as pwd=[<password>].');
+      value = rest.slice(1, end.index);
+      rest = rest.slice(end.index + end[0].length);
+    } else {
+      const end = rest.indexOf(';');
+      value = (end === -1 ? rest : rest.slice(0, end)).trim();
+      rest = end === -1 ? '' : rest.slice(end + 1);
+    }
+    values.set(name, value);
+  }
+  const key = values.get('key');
+  const runAs = values.get('runas');
+  if (!key || !runAs) throw malformed('key and runas are required.');
+  const password = values.get('pwd');
+  return { key, runAs, ...(password !== undefined ? { password } : {}) };
+}
+
+/** What SignAppin answers: the user model, in the wire format of the app sign-in API. */
+export interface AppUserModel {
+  UserId: number;
+  SID: string;
+  EmailAddress: string;
+  UserName: string;
+  Name: string;
+}
+
+export interface AppSignInResult {
+  user: AppUserModel;
+  session: IssuedSession;
+}
+
+export class AppSignInDenied extends Error {
+  constructor(readonly denial: AppAccessDenial) {
+    super(denial.message);
+    this.name = 'AppSignInDenied';
+  }
+}
+
+const failureRule = (services: Services) => ({ limit: services.config.auth.signInFailuresPerAddress, windowSeconds: services.config.auth.signInFailureWindowSeconds });
+const failureKey = (ip: string | undefined) => `appsignin:address:${ip ?? 'unknown'}`;
+
+/** Failed app sign-ins count against the caller's address, so keys and users cannot be guessed at speed. */
+async function assertNotThrottled(services: Services, client: ClientInfo): Promise<void> {
+  const state = await services.rateLimiter.peek(failureKey(client.ip), failureRule(services));
+  if (!state.allowed) {
+    throw new AppError('RATE_LIMITED', 'Too many failed sign-in attempts from this address. Try again later.', { retryAfterSeconds: state.retryAfterSeconds });
+  }
+}
+
+async function deny(services: Services, client: ClientInfo, denial: AppAccessDenial, facts: { method: string; organizationId?: string | null; userId?: string | null }): Promise<never> {
+  await services.rateLimiter.hit(failureKey(client.ip), failureRule(services));
+  await recordActivity(services.db, {
+    type: 'auth.app_sign_in.failed',
+    subjectUserId: facts.userId ?? null,
+    organizationId: facts.organizationId ?? null,
+    ip: client.ip,
+    userAgent: client.userAgent,
+    data: { method: facts.method, reason: denial.reason },
+  });
+  throw new AppSignInDenied(denial);
+}
+
+async function openAppSession(
+  services: Services,
+  input: { userId: string; organizationId: string; apiRegistrationId: string; oauthTokenId?: string; method: string; client: ClientInfo },
+): Promise<AppSignInResult> {
+  const session = await startSession(services, {
+    userId: input.userId,
+    kind: 'APP_SIGN_IN',
+    client: input.client,
+    apiRegistrationId: input.apiRegistrationId,
+    ...(input.oauthTokenId ? { oauthTokenId: input.oauthTokenId } : {}),
+  });
+  const now = services.clock.now();
+  await services.db.apiRegistration.update({ where: { id: input.apiRegistrationId }, data: { lastUsedAt: now } });
+  await recordActivity(services.db, {
+    type: 'auth.app_sign_in.success',
+    actorUserId: input.userId,
+    subjectUserId: input.userId,
+    organizationId: input.organizationId,
+    ip: input.client.ip,
+    userAgent: input.client.userAgent,
+    data: { method: input.method, sessionId: session.sessionId, apiRegistrationId: input.apiRegistrationId },
+  });
+  const user = await services.db.user.findUniqueOrThrow({ where: { id: input.userId }, select: { id: true, numericId: true, email: true, name: true } });
+  return { session, user: { UserId: user.numericId, SID: user.id, EmailAddress: user.email, UserName: user.email, Name: user.name } };
+}
+
+/**
+ * POST /v1/Auth/SignAppin with `PS-Auth key=...; runas=...;`. The key must belong to a live registration, the
+ * request must come from one of its sources, `runas` (the user's email) must name an enabled member of its
+ * organization who is in one of its groups, `pwd`, when given, must be that user's password, and the
+ * organization's subscription must be active.
+ */
+export async function signInWithApiKey(services: Services, input: { credentials: PsAuthCredentials; client: ClientInfo }): Promise<AppSignInResult> {
+  const method = 'api_key';
+  await assertNotThrottled(services, input.client);
+  const registration = await services.db.apiRegistration.findUnique({
+    where: { keyHash: hashSecret(input.credentials.key) },
+    select: { id: true, organizationId: true, allowedSources: true, disabledAt: true },
+  });
+  if (!registration || registration.disabledAt) return deny(services, input.client, INVALID_CREDENTIALS, { method });
+  const facts = { method, organizationId: registration.organizationId };
+  if (!sourceAllowed(registration.allowedSources, input.client.ip)) return deny(services, input.client, SOURCE_NOT_ALLOWED, facts);
+  const user = await services.db.user.findUnique({ where: { email: input.credentials.runAs.trim().toLowerCase() }, select: { id: true, passwordHash: true } });
+  if (input.credentials.password !== undefined) {
+    // Unknown users and users without a password cost a full verification too.
+    const valid = user?.passwordHash ? (await verifyPassword(user.passwordHash, input.credentials.password)).valid : (await verifyDummyPassword(input.credentials.password), false);
+    if (!valid) return deny(services, input.client, INVALID_CREDENTIALS, { ...facts, userId: user?.id });
+  }
+  if (!user) return deny(services, input.client, INVALID_CREDENTIALS, facts);
+  const denial = await checkAppAccess(services, { apiRegistrationId: registration.id, userId: user.id, ip: input.client.ip });
+  if (denial) return deny(services, input.client, denial, { ...facts, userId: user.id });
+  return openAppSession(services, { userId: user.id, organizationId: registration.organizationId, apiRegistrationId: registration.id, method, client: input.client });
+}
+
+/**
+ * POST /v1/Auth/SignAppIn with `Authorization: Bearer <access token>` from the client credentials grant: the
+ * token must be a live `at+jwt` of ours, and its client's application user must pass the same checks as above.
+ */
+export async function signInWithAccessToken(services: Services, input: { accessToken: string; client: ClientInfo }): Promise<AppSignInResult> {
+  const method = 'oauth';
+  await assertNotThrottled(services, input.client);
+  const claims = await verifyOAuthAccessToken(services, input.accessToken);
+  const token = claims ? await activeOAuthToken(services, claims) : null;
+  if (!token?.userId || !token.organizationId) return deny(services, input.client, INVALID_CREDENTIALS, { method });
+  const apiRegistrationId = token.oauthClient?.apiRegistrationId ?? null;
+  const denial = await checkAppAccess(services, { apiRegistrationId, userId: token.userId, ip: input.client.ip });
+  if (denial || !apiRegistrationId) return deny(services, input.client, denial ?? INVALID_CREDENTIALS, { method, organizationId: token.organizationId, userId: token.userId });
+  return openAppSession(services, { userId: token.userId, organizationId: token.organizationId, apiRegistrationId, oauthTokenId: token.id, method, client: input.client });
+}
