@@ -53,7 +53,7 @@ describe('POST /v1/Auth/Connect/Token', () => {
     expect(decodeProtectedHeader(token)).toMatchObject({ typ: 'at+jwt', alg: 'ES256' });
     const claims = decodeJwt(token);
     expect(claims).toMatchObject({ client_id: client.clientId, sub: client.clientId, scope: 'publicapi', aud: 'safeclose-public-api', iss: 'http://safeclose.test' });
-    expect(typeof claims.jti).toBe('string');
+    expect(Buffer.from(String(claims.jti), 'base64url').length).toBeGreaterThanOrEqual(16);
     expect((claims.exp ?? 0) - (claims.iat ?? 0)).toBe(3600);
     const stored = await t.db.prisma.authToken.findUniqueOrThrow({ where: { tokenHash: hashSecret(String(claims.jti)) } });
     expect(stored).toMatchObject({ purpose: 'OAUTH_ACCESS', oauthClientId: client.id, userId: org.runner.id });

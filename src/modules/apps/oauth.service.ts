@@ -1,7 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import { errors, jwtVerify, SignJWT } from 'jose';
 import type { Services } from '../../graphql/context.ts';
-import { hashSecret, safeEqual } from '../../lib/tokens.ts';
+import { generateSecret, hashSecret, safeEqual } from '../../lib/tokens.ts';
 import { recordActivity } from '../activity/activity.service.ts';
 import type { ClientInfo } from '../auth/sessions.service.ts';
 import { JWT_ALGORITHM } from '../auth/keys.ts';
@@ -77,7 +76,8 @@ export async function issueClientCredentialsToken(
   const now = services.clock.now();
   const iat = Math.floor(now.getTime() / 1000);
   const ttl = services.config.publicApi.accessTokenTtlSeconds;
-  const jti = randomUUID();
+  // 256 random bits: the jti is what the stored hash identifies.
+  const jti = generateSecret();
   const scope = requested.join(' ');
   const token = await services.db.authToken.create({
     data: {
