@@ -111,7 +111,7 @@ describe('POST /v1/Auth/SignAppin', () => {
     const registration = await org.createRegistration(['127.0.0.1']);
     expect(registration.key.startsWith('scak_')).toBe(true);
     expect(registration.key.startsWith(registration.keyPrefix)).toBe(true);
-    expect(Buffer.from(registration.key.slice(5), 'base64url').length).toBeGreaterThanOrEqual(16);
+    expect(registration.key).toMatch(/^scak_[A-Za-z0-9_-]{43}$/);
     const stored = await t.db.prisma.apiRegistration.findUniqueOrThrow({ where: { id: registration.id } });
     expect(stored.keyHash).toBe(hashSecret(registration.key));
     expect(JSON.stringify(stored)).not.toContain(registration.key);
@@ -180,6 +180,8 @@ describe('behind a trusted proxy', () => {
     post(`${proxied.url}/v1/Auth/SignAppin`, { authorization: psAuth(key, proxiedOrg.runner.email), 'x-forwarded-for': forwardedFor });
 
   it('uses the nearest untrusted X-Forwarded-For hop, IPv4 or IPv6', async () => {
+    const registration0 = await proxiedOrg.createRegistration(['127.0.0.0/8']);
+    expect((await via(registration0.key, '127.0.0.5')).status).toBe(200);
     const registration = await proxiedOrg.createRegistration(['198.51.100.0/24', '2001:db8::/32']);
     expect((await via(registration.key, '198.51.100.20')).status).toBe(200);
     expect((await via(registration.key, '2001:db8::5')).status).toBe(200);
@@ -193,6 +195,14 @@ describe('behind a trusted proxy', () => {
     expect((await via(registration.key, '198.51.100.20, 203.0.113.5')).status).toBe(403);
     expect((await via(registration.key, '203.0.113.5, 198.51.100.20')).status).toBe(200);
     expect((await via(registration.key, 'not-an-address, 198.51.100.20')).status).toBe(200);
+  });
+
+  it('reads hops written with a port, and leaves a client it cannot read unknown rather than using the proxy', async () => {
+    const registration = await proxiedOrg.createRegistration(['198.51.100.0/24', '2001:db8::/32', '127.0.0.0/8']);
+    expect((await via(registration.key, '198.51.100.20:4711')).status).toBe(200);
+    expect((await via(registration.key, '[2001:db8::5]:443')).status).toBe(200);
+    expect((await via(registration.key, 'unknown')).status).toBe(403);
+    expect((await via(registration.key, '198.51.100.20, _hidden')).status).toBe(403);
   });
 });
 
@@ -262,5 +272,87 @@ describe('failed app sign-ins', () => {
     const throttled = await post(url, { authorization: psAuth(registration.key, limitedOrg.runner.email) });
     expect(throttled.status).toBe(429);
     expect(Number(throttled.headers.get('retry-after'))).toBeGreaterThan(0);
+  });
+});
+
+describe('what an app session may reach', () => {
+  const DIRECTORY = '{ signingDirectory(first: 1) { edges { cursor } } }';
+  const ORGANIZATION = 'query($id: ID!) { organization(id: $id) { id name } }';
+
+  it("acts only inside the registration's organization, without the user's platform roles", async () => {
+    const db = t.db.prisma;
+    const other = await db.organization.create({ data: { name: 'Elsewhere', slug: `elsewhere-${Date.now()}`, subscriptionStatus: 'ACTIVE' } });
+    const otherRole = await db.organizationRole.create({ data: { organizationId: other.id, name: 'Owner', permissions: ['orgSettings'] } });
+    await db.membership.create({ data: { userId: org.runner.id, organizationId: other.id, roleId: otherRole.id, isOwner: true } });
+    await db.user.update({ where: { id: org.runner.id }, data: { roles: ['ADMIN'] } });
+    try {
+      const full = (await signInAs(t.app.services, org.runner.id)).token;
+      expect((await t.graphql(DIRECTORY, undefined, { token: full })).body.errors).toBeUndefined();
+      expect((await t.graphql(ORGANIZATION, { id: other.id }, { token: full })).body.data).toEqual({ organization: { id: other.id, name: 'Elsewhere' } });
+
+      const registration = await org.createRegistration(['127.0.0.1']);
+      const app = (await signAppIn(psAuth(registration.key, org.runner.email))).headers.get('x-access-token')!;
+      expect((await t.graphql(ORGANIZATION, { id: org.organization.id }, { token: app })).body.errors).toBeUndefined();
+      expect((await t.graphql(DIRECTORY, undefined, { token: app })).body.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN' });
+      expect((await t.graphql(ORGANIZATION, { id: other.id }, { token: app })).body.errors?.[0]?.extensions).toMatchObject({ code: 'NOT_FOUND' });
+    } finally {
+      await db.user.update({ where: { id: org.runner.id }, data: { roles: [] } });
+      await db.membership.deleteMany({ where: { organizationId: other.id } });
+    }
+  });
+
+  it('cannot mint signing authentication tokens, which would outlive its registration', async () => {
+    const registration = await org.createRegistration(['127.0.0.1']);
+    const app = (await signAppIn(psAuth(registration.key, org.runner.email))).headers.get('x-access-token')!;
+    const refused = await post(v4('/api/cs-authenticationTokens/user'), { authorization: `Bearer ${app}` });
+    expect(refused.status).toBe(403);
+    expect(refused.body).toMatchObject({ error: { code: 'FORBIDDEN', reason: 'APP_SESSION' } });
+    const full = (await signInAs(t.app.services, org.runner.id)).token;
+    expect((await post(v4('/api/cs-authenticationTokens/user'), { authorization: `Bearer ${full}` })).status).toBe(200);
+  });
+
+  it('ends as soon as its registration is disabled, even if no revocation touched the session itself', async () => {
+    const registration = await org.createRegistration(['127.0.0.1']);
+    const opened = await signAppIn(psAuth(registration.key, org.runner.email));
+    const app = opened.headers.get('x-access-token')!;
+    const refresh = opened.headers.getSetCookie().find((c) => c.startsWith('sc_refresh='))!.split(';')[0]!.slice('sc_refresh='.length);
+    expect((await t.graphql(ME, undefined, { token: app })).status).toBe(200);
+    // As if a revocation had committed between this session's checks and its insert.
+    await t.db.prisma.apiRegistration.update({ where: { id: registration.id }, data: { disabledAt: new Date() } });
+    expect((await t.graphql(ME, undefined, { token: app })).status).toBe(401);
+    const refreshed = await t.graphql('mutation($t: String) { refreshSession(refreshToken: $t) { accessToken } }', { t: refresh });
+    expect(refreshed.body.errors?.[0]?.extensions).toMatchObject({ code: 'UNAUTHENTICATED' });
+  });
+});
+
+describe('app sign-in with pwd=[...]', () => {
+  let limited: TestApp;
+  beforeAll(async () => {
+    limited = await startTestApp({ env: { SIGN_IN_FAILURES_PER_ACCOUNT: '2' } });
+  });
+  afterAll(() => limited.close());
+
+  it('tells a key holder nothing about the password of someone the key may not run as', async () => {
+    const limitedOrg = await appOrganization(limited);
+    const registration = await limitedOrg.createRegistration(['127.0.0.1']);
+    await limited.db.prisma.user.update({ where: { id: limitedOrg.outsider.id }, data: { passwordHash: (await limited.db.prisma.user.findUniqueOrThrow({ where: { id: limitedOrg.runner.id } })).passwordHash } });
+    const url = `${limited.url}/v1/Auth/SignAppin`;
+    const right = await post(url, { authorization: psAuth(registration.key, limitedOrg.outsider.email, RUNNER_PASSWORD) });
+    const wrong = await post(url, { authorization: psAuth(registration.key, limitedOrg.outsider.email, 'a-wrong-guess') });
+    expect(right.status).toBe(403);
+    expect(wrong.status).toBe(403);
+    expect(wrong.body).toEqual(right.body);
+  });
+
+  it("counts password attempts against the account's sign-in limit", async () => {
+    const limitedOrg = await appOrganization(limited);
+    const registration = await limitedOrg.createRegistration(['127.0.0.1']);
+    const url = `${limited.url}/v1/Auth/SignAppin`;
+    expect((await post(url, { authorization: psAuth(registration.key, limitedOrg.runner.email, 'guess-1') })).status).toBe(401);
+    expect((await post(url, { authorization: psAuth(registration.key, limitedOrg.runner.email, 'guess-2') })).status).toBe(401);
+    const throttled = await post(url, { authorization: psAuth(registration.key, limitedOrg.runner.email, RUNNER_PASSWORD) });
+    expect(throttled.status).toBe(429);
+    // Without pwd nothing is guessed, so nothing is counted against the account.
+    expect((await post(url, { authorization: psAuth(registration.key, limitedOrg.runner.email) })).status).toBe(200);
   });
 });

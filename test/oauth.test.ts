@@ -53,7 +53,7 @@ describe('POST /v1/Auth/Connect/Token', () => {
     expect(decodeProtectedHeader(token)).toMatchObject({ typ: 'at+jwt', alg: 'ES256' });
     const claims = decodeJwt(token);
     expect(claims).toMatchObject({ client_id: client.clientId, sub: client.clientId, scope: 'publicapi', aud: 'safeclose-public-api', iss: 'http://safeclose.test' });
-    expect(Buffer.from(String(claims.jti), 'base64url').length).toBeGreaterThanOrEqual(16);
+    expect(claims.jti).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect((claims.exp ?? 0) - (claims.iat ?? 0)).toBe(3600);
     const stored = await t.db.prisma.authToken.findUniqueOrThrow({ where: { tokenHash: hashSecret(String(claims.jti)) } });
     expect(stored).toMatchObject({ purpose: 'OAUTH_ACCESS', oauthClientId: client.id, userId: org.runner.id });
@@ -102,6 +102,12 @@ describe('POST /v1/Auth/Connect/Token', () => {
     const json = await post(`${t.url}/v1/Auth/Connect/Token`, { 'content-type': 'application/json', authorization: basic(client.clientId, client.clientSecret) }, JSON.stringify({ grant_type: 'client_credentials' }));
     expect(json.status).toBe(400);
     expect(json.body).toMatchObject({ error: 'invalid_request' });
+  });
+
+  it('answers an oversized body in the OAuth error format, with 413', async () => {
+    const response = await tokenRequest({ grant_type: 'client_credentials', padding: 'x'.repeat(2 * 1024 * 1024) });
+    expect(response.status).toBe(413);
+    expect(response.body).toMatchObject({ error: 'invalid_request' });
   });
 
   it('refuses a client whose application user is not allowed from this address, or has left the groups', async () => {
@@ -190,6 +196,19 @@ describe('introspection (RFC 7662) and revocation (RFC 7009)', () => {
     expect((await post(`${t.url}/v1/Auth/Connect/Revocation`, { ...FORM, authorization: basic(client.clientId, client.clientSecret) }, '')).body).toMatchObject({ error: 'invalid_request' });
   });
 
+  it('reports a token inactive once its application user would be refused', async () => {
+    const leaver = await org.createClient(registrationId);
+    const token = await accessToken(leaver);
+    expect((await introspect(token, leaver)).body).toMatchObject({ active: true });
+    await t.db.prisma.userGroupMember.delete({ where: { groupId_userId: { groupId: org.group.id, userId: org.runner.id } } });
+    try {
+      expect((await introspect(token, leaver)).body).toEqual({ active: false });
+    } finally {
+      await t.db.prisma.userGroupMember.create({ data: { groupId: org.group.id, userId: org.runner.id } });
+    }
+    expect((await introspect(token, leaver)).body).toMatchObject({ active: true });
+  });
+
   it("a client cannot revoke another client's token", async () => {
     const token = await accessToken();
     const other = await org.createClient(registrationId);
@@ -258,6 +277,42 @@ describe('managing app access in GraphQL', () => {
     const clientRow = await t.db.prisma.oAuthClient.findUniqueOrThrow({ where: { id: client.id } });
     expect(clientRow.secretHash).toBe(hashSecret(client.clientSecret));
     expect(JSON.stringify(clientRow)).not.toContain(client.clientSecret);
+  });
+
+  it('a non-owner cannot grant a registration to a group an owner is in, when creating or updating it', async () => {
+    const settingsToken = (await signInAs(t.app.services, org.settingsAdmin.id)).token;
+    const ownersGroup = (await org.gql(`mutation($input: CreateUserGroupInput!) { createUserGroup(input: $input) { id } }`, { input: { organizationId: org.organization.id, name: 'Owners' } }))
+      .createUserGroup as { id: string };
+    await org.gql(`mutation($input: UserGroupMemberInput!) { addUserGroupMember(input: $input) { id } }`, { input: { groupId: ownersGroup.id, userId: org.owner.id } });
+    const create = await t.graphql(
+      `mutation($input: CreateApiRegistrationInput!) { createApiRegistration(input: $input) { key } }`,
+      { input: { organizationId: org.organization.id, name: 'Sneaky', allowedSources: ['127.0.0.1'], groupIds: [ownersGroup.id] } },
+      { token: settingsToken },
+    );
+    expect(create.body.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', reason: 'PERMISSION_ESCALATION' });
+    const staffGroup = await t.graphql(
+      `mutation($input: CreateApiRegistrationInput!) { createApiRegistration(input: $input) { key } }`,
+      { input: { organizationId: org.organization.id, name: 'Staff', allowedSources: ['127.0.0.1'], groupIds: [org.group.id] } },
+      { token: settingsToken },
+    );
+    expect(staffGroup.body.errors?.[0]?.message).toContain('permissions you do not hold (documents, signing)');
+    const peersGroup = (await org.gql(`mutation($input: CreateUserGroupInput!) { createUserGroup(input: $input) { id } }`, { input: { organizationId: org.organization.id, name: 'Peers' } }))
+      .createUserGroup as { id: string };
+    await org.gql(`mutation($input: UserGroupMemberInput!) { addUserGroupMember(input: $input) { id } }`, { input: { groupId: peersGroup.id, userId: org.settingsAdmin.id } });
+    const mine = await t.graphql<{ createApiRegistration: { apiRegistration: { id: string } } }, unknown>(
+      `mutation($input: CreateApiRegistrationInput!) { createApiRegistration(input: $input) { apiRegistration { id } } }`,
+      { input: { organizationId: org.organization.id, name: 'Fine', allowedSources: ['127.0.0.1'], groupIds: [peersGroup.id] } },
+      { token: settingsToken },
+    );
+    expect(mine.body.errors).toBeUndefined();
+    const update = await t.graphql(
+      `mutation($input: UpdateApiRegistrationInput!) { updateApiRegistration(input: $input) { id } }`,
+      { input: { id: mine.body.data!.createApiRegistration.apiRegistration.id, groupIds: [ownersGroup.id] } },
+      { token: settingsToken },
+    );
+    expect(update.body.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', reason: 'PERMISSION_ESCALATION' });
+    const byOwner = await org.createRegistration(['127.0.0.1'], [ownersGroup.id]);
+    expect(byOwner.key).toMatch(/^scak_/);
   });
 
   it('only an owner may make an owner reachable through app credentials', async () => {

@@ -31,7 +31,14 @@ export class SessionGuard {
     }
     const sessionIds = [...new Set([...this.#connections.values()].map((c) => c.sessionId))];
     const alive = await this.deps.db.loginSession.findMany({
-      where: { id: { in: sessionIds }, revokedAt: null, expiresAt: { gt: now }, user: { disabledAt: null } },
+      where: {
+        id: { in: sessionIds },
+        revokedAt: null,
+        expiresAt: { gt: now },
+        user: { disabledAt: null },
+        // The same rule as authenticate(): an app session dies with its registration or access token.
+        NOT: [{ apiRegistration: { is: { disabledAt: { not: null } } } }, { oauthToken: { is: { revokedAt: { not: null } } } }],
+      },
       select: { id: true },
     });
     const valid = new Set(alive.map((s) => s.id));

@@ -1,4 +1,5 @@
 import type { Prisma } from '../../generated/prisma/client.ts';
+import type { PermissionKey } from '../../generated/prisma/enums.ts';
 import type { Services } from '../../graphql/context.ts';
 import { AppError } from '../../lib/errors.ts';
 import { parseId } from '../../lib/ids.ts';
@@ -9,7 +10,7 @@ import { recordActivity } from '../activity/activity.service.ts';
 import type { ClientInfo } from '../auth/sessions.service.ts';
 import type { Viewer } from '../auth/viewer.ts';
 import type { MembershipAccess } from '../auth/permissions.ts';
-import { assertMayGrant, memberOrganizationsWhere, requireMembership, requirePermission } from '../organizations/organizations.policy.ts';
+import { memberOrganizationsWhere, requireMembership, requirePermission } from '../organizations/organizations.policy.ts';
 import { isUniqueViolation, PRINTABLE } from '../organizations/organizations.service.ts';
 
 /** API keys start with this, so a leaked key is recognisable (secret scanners, logs) and its owner findable. */
@@ -61,7 +62,33 @@ async function assertMayDelegate(services: Services, actor: MembershipAccess, or
   if (target.isOwner && !actor.isOwner) {
     throw new AppError('FORBIDDEN', 'Only an owner can give app access to an owner.', { reason: 'PERMISSION_ESCALATION' });
   }
-  assertMayGrant(actor, target.role.permissions);
+  assertHoldsAll(actor, target.role.permissions);
+}
+
+function assertHoldsAll(actor: MembershipAccess, permissions: readonly PermissionKey[]): void {
+  if (actor.isOwner) return;
+  const missing = [...new Set(permissions)].filter((permission) => !actor.permissions.has(permission));
+  if (missing.length > 0) {
+    throw new AppError('FORBIDDEN', `Only an owner can give app access to members with permissions you do not hold (${missing.join(', ')}).`, {
+      reason: 'PERMISSION_ESCALATION',
+    });
+  }
+}
+
+/**
+ * Granting groups on a registration makes every member of them reachable through its key, so the same rule as
+ * assertMayDelegate holds for each member of each group.
+ */
+async function assertMayDelegateGroups(services: Services, actor: MembershipAccess, organizationId: string, groupIds: readonly string[]): Promise<void> {
+  if (actor.isOwner || groupIds.length === 0) return;
+  const members = await services.db.membership.findMany({
+    where: { organizationId, user: { groupMemberships: { some: { groupId: { in: [...groupIds] } } } } },
+    select: { isOwner: true, role: { select: { permissions: true } } },
+  });
+  if (members.some((member) => member.isOwner)) {
+    throw new AppError('FORBIDDEN', 'Only an owner can give app access to a group that has an owner in it.', { reason: 'PERMISSION_ESCALATION', field: 'groupIds' });
+  }
+  assertHoldsAll(actor, members.flatMap((member) => member.role.permissions));
 }
 
 /** Validates and normalises allowed source addresses: single IPs and CIDR ranges, IPv4 and IPv6. */
@@ -149,10 +176,11 @@ export async function createApiRegistration<Q extends RegistrationQuery>(
   input: Actor & { organizationId: string; name: string; allowedSources: readonly string[]; groupIds: ReadonlyArray<string | number>; query?: Q },
 ): Promise<CreatedApiRegistration<Prisma.ApiRegistrationGetPayload<Q & { where: { id: string } }>>> {
   const organizationId = parseId(input.organizationId, 'organizationId');
-  await settingsMembership(input.viewer, organizationId);
+  const membership = await settingsMembership(input.viewer, organizationId);
   const registrationName = name(input.name);
   const allowedSources = parseAllowedSources(input.allowedSources);
   const groupIds = await parseGroupIds(services, organizationId, input.groupIds);
+  await assertMayDelegateGroups(services, membership, organizationId, groupIds);
   const key = `${API_KEY_PREFIX}${generateSecret()}`;
   const id = await services.db.$transaction(async (tx) => {
     const registration = await tx.apiRegistration.create({
@@ -190,11 +218,12 @@ export async function updateApiRegistration<Q extends RegistrationQuery>(
   services: Services,
   input: Actor & { id: string; name?: string | null; allowedSources?: readonly string[] | null; groupIds?: ReadonlyArray<string | number> | null; query?: Q },
 ) {
-  const { registration } = await registrationForSettings(services, input.viewer, input.id);
+  const { registration, membership } = await registrationForSettings(services, input.viewer, input.id);
   const data: Prisma.ApiRegistrationUpdateInput = {};
   if (input.name !== undefined && input.name !== null) data.name = name(input.name);
   if (input.allowedSources !== undefined && input.allowedSources !== null) data.allowedSources = parseAllowedSources(input.allowedSources);
   const groupIds = input.groupIds === undefined || input.groupIds === null ? undefined : await parseGroupIds(services, registration.organizationId, input.groupIds);
+  if (groupIds) await assertMayDelegateGroups(services, membership, registration.organizationId, groupIds);
   if (Object.keys(data).length === 0 && !groupIds) throw new AppError('BAD_USER_INPUT', 'Give at least one field to change.', { field: 'input' });
   await services.db.$transaction(async (tx) => {
     await tx.apiRegistration.update({ where: { id: registration.id }, data });

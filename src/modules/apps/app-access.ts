@@ -37,12 +37,13 @@ export function sourceAllowed(allowedSources: readonly string[], ip: string | un
 /**
  * What an app credential needs at every use, whoever presents it: the registration is live, the request comes
  * from one of its sources, the run-as user is an enabled member of its organization in one of its groups, and the
- * organization's subscription is active. Null when all hold; else the first failure, in that order, so that a
+ * organization's subscription is active (`checkSource: false` skips the address, for questions asked from elsewhere,
+ * such as introspection). Null when all hold; else the first failure, in that order, so that a
  * caller at a wrong address learns nothing about users.
  */
 export async function checkAppAccess(
   services: Services,
-  input: { apiRegistrationId: string | null; userId: string; ip: string | undefined },
+  input: { apiRegistrationId: string | null; userId: string; ip: string | undefined; checkSource?: boolean },
 ): Promise<AppAccessDenial | null> {
   if (!input.apiRegistrationId) return INVALID_CREDENTIALS;
   const registration = await services.db.apiRegistration.findUnique({
@@ -56,7 +57,7 @@ export async function checkAppAccess(
     },
   });
   if (!registration || registration.disabledAt) return INVALID_CREDENTIALS;
-  if (!sourceAllowed(registration.allowedSources, input.ip)) return SOURCE_NOT_ALLOWED;
+  if (input.checkSource !== false && !sourceAllowed(registration.allowedSources, input.ip)) return SOURCE_NOT_ALLOWED;
   const member = await services.db.membership.findUnique({
     where: { userId_organizationId: { userId: input.userId, organizationId: registration.organizationId } },
     select: { user: { select: { disabledAt: true } } },

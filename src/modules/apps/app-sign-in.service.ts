@@ -3,6 +3,7 @@ import { AppError } from '../../lib/errors.ts';
 import { verifyDummyPassword, verifyPassword } from '../../lib/password.ts';
 import { hashSecret } from '../../lib/tokens.ts';
 import { recordActivity } from '../activity/activity.service.ts';
+import { countPasswordAttempt } from '../auth/accounts.service.ts';
 import { startSession, type ClientInfo, type IssuedSession } from '../auth/sessions.service.ts';
 import { checkAppAccess, INVALID_CREDENTIALS, SOURCE_NOT_ALLOWED, sourceAllowed, type AppAccessDenial } from './app-access.ts';
 import { activeOAuthToken, verifyOAuthAccessToken } from './oauth.service.ts';
@@ -106,23 +107,23 @@ async function openAppSession(
   services: Services,
   input: { userId: string; organizationId: string; apiRegistrationId: string; oauthTokenId?: string; method: string; client: ClientInfo },
 ): Promise<AppSignInResult> {
-  const session = await startSession(services, {
-    userId: input.userId,
-    kind: 'APP_SIGN_IN',
-    client: input.client,
-    apiRegistrationId: input.apiRegistrationId,
-    ...(input.oauthTokenId ? { oauthTokenId: input.oauthTokenId } : {}),
-  });
   const now = services.clock.now();
-  await services.db.apiRegistration.update({ where: { id: input.apiRegistrationId }, data: { lastUsedAt: now } });
-  await recordActivity(services.db, {
-    type: 'auth.app_sign_in.success',
-    actorUserId: input.userId,
-    subjectUserId: input.userId,
-    organizationId: input.organizationId,
-    ip: input.client.ip,
-    userAgent: input.client.userAgent,
-    data: { method: input.method, sessionId: session.sessionId, apiRegistrationId: input.apiRegistrationId },
+  const session = await services.db.$transaction(async (tx) => {
+    const started = await startSession(
+      { ...services, db: tx },
+      { userId: input.userId, kind: 'APP_SIGN_IN', client: input.client, apiRegistrationId: input.apiRegistrationId, ...(input.oauthTokenId ? { oauthTokenId: input.oauthTokenId } : {}) },
+    );
+    await tx.apiRegistration.update({ where: { id: input.apiRegistrationId }, data: { lastUsedAt: now } });
+    await recordActivity(tx, {
+      type: 'auth.app_sign_in.success',
+      actorUserId: input.userId,
+      subjectUserId: input.userId,
+      organizationId: input.organizationId,
+      ip: input.client.ip,
+      userAgent: input.client.userAgent,
+      data: { method: input.method, sessionId: started.sessionId, apiRegistrationId: input.apiRegistrationId },
+    });
+    return started;
   });
   const user = await services.db.user.findUniqueOrThrow({ where: { id: input.userId }, select: { id: true, numericId: true, email: true, name: true } });
   return { session, user: { UserId: user.numericId, SID: user.id, EmailAddress: user.email, UserName: user.email, Name: user.name } };
@@ -131,8 +132,9 @@ async function openAppSession(
 /**
  * POST /v1/Auth/SignAppin with `PS-Auth key=...; runas=...;`. The key must belong to a live registration, the
  * request must come from one of its sources, `runas` (the user's email) must name an enabled member of its
- * organization who is in one of its groups, `pwd`, when given, must be that user's password, and the
- * organization's subscription must be active.
+ * organization who is in one of its groups, and the organization's subscription must be active. `pwd`, when given,
+ * is checked last and counted like a sign-in against the account's limits, so a key is no way to guess passwords:
+ * a wrong password for someone the key may not run as is told nothing beyond that.
  */
 export async function signInWithApiKey(services: Services, input: { credentials: PsAuthCredentials; client: ClientInfo }): Promise<AppSignInResult> {
   const method = 'api_key';
@@ -144,15 +146,21 @@ export async function signInWithApiKey(services: Services, input: { credentials:
   if (!registration || registration.disabledAt) return deny(services, input.client, INVALID_CREDENTIALS, { method });
   const facts = { method, organizationId: registration.organizationId };
   if (!sourceAllowed(registration.allowedSources, input.client.ip)) return deny(services, input.client, SOURCE_NOT_ALLOWED, facts);
-  const user = await services.db.user.findUnique({ where: { email: input.credentials.runAs.trim().toLowerCase() }, select: { id: true, passwordHash: true } });
-  if (input.credentials.password !== undefined) {
-    // Unknown users and users without a password cost a full verification too.
-    const valid = user?.passwordHash ? (await verifyPassword(user.passwordHash, input.credentials.password)).valid : (await verifyDummyPassword(input.credentials.password), false);
-    if (!valid) return deny(services, input.client, INVALID_CREDENTIALS, { ...facts, userId: user?.id });
-  }
+  const email = input.credentials.runAs.trim().toLowerCase();
+  const user = await services.db.user.findUnique({ where: { email }, select: { id: true, passwordHash: true } });
   if (!user) return deny(services, input.client, INVALID_CREDENTIALS, facts);
   const denial = await checkAppAccess(services, { apiRegistrationId: registration.id, userId: user.id, ip: input.client.ip });
   if (denial) return deny(services, input.client, denial, { ...facts, userId: user.id });
+  if (input.credentials.password !== undefined) {
+    const { results } = await countPasswordAttempt(services, email, input.client);
+    const over = results.filter((result) => !result.allowed);
+    if (over.length > 0) {
+      throw new AppError('RATE_LIMITED', 'Too many sign-in attempts. Try again later.', { retryAfterSeconds: Math.max(...over.map((r) => r.retryAfterSeconds)) });
+    }
+    // Users without a password cost a full verification too.
+    const valid = user.passwordHash ? (await verifyPassword(user.passwordHash, input.credentials.password)).valid : (await verifyDummyPassword(input.credentials.password), false);
+    if (!valid) return deny(services, input.client, INVALID_CREDENTIALS, { ...facts, userId: user.id });
+  }
   return openAppSession(services, { userId: user.id, organizationId: registration.organizationId, apiRegistrationId: registration.id, method, client: input.client });
 }
 

@@ -14,6 +14,14 @@ import {
   type AuthenticatedClient,
 } from './oauth.service.ts';
 
+function accessTokenOf(authorization: string): string {
+  try {
+    return bearerToken(authorization)!;
+  } catch {
+    throw new AppError('UNAUTHENTICATED', 'The Authorization header must be "Bearer <access token>".', { reason: 'MALFORMED_AUTHORIZATION' });
+  }
+}
+
 /** Answers of the OAuth endpoints are never cached (RFC 6749 section 5.1). */
 const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' };
 
@@ -29,7 +37,7 @@ async function signAppInRoute(ctx: RestContext): Promise<void> {
   try {
     const psAuth = parsePsAuth(authorization);
     if (psAuth) result = await signInWithApiKey(ctx.services, { credentials: psAuth, client: ctx.client });
-    else if (authorization && /^Bearer\s/i.test(authorization)) result = await signInWithAccessToken(ctx.services, { accessToken: bearerToken(authorization)!, client: ctx.client });
+    else if (authorization && /^Bearer\s/i.test(authorization)) result = await signInWithAccessToken(ctx.services, { accessToken: accessTokenOf(authorization), client: ctx.client });
     else {
       throw new AppError('UNAUTHENTICATED', 'Send "Authorization: PS-Auth key=<key>; runas=<user>;" or "Authorization: Bearer <access token>".', {
         reason: 'MISSING_CREDENTIALS',
@@ -136,6 +144,10 @@ const oauthEndpoint = (handler: (ctx: RestContext, form: URLSearchParams) => Pro
     await handler(ctx, await oauthForm(ctx));
   } catch (error) {
     if (error instanceof OAuthError) return sendOAuthError(ctx, error);
+    // Bodies too large (413) or unreadable: still an OAuth error body, with the HTTP status that says why.
+    if (error instanceof AppError && error.code === 'BAD_USER_INPUT') {
+      return sendJson(ctx.res, error.status, { error: 'invalid_request', error_description: error.message }, NO_STORE);
+    }
     if (error instanceof ThrottledClient) {
       return sendJson(
         ctx.res,

@@ -79,19 +79,6 @@ export async function issueClientCredentialsToken(
   // 256 random bits: the jti is what the stored hash identifies.
   const jti = generateSecret();
   const scope = requested.join(' ');
-  const token = await services.db.authToken.create({
-    data: {
-      purpose: 'OAUTH_ACCESS',
-      tokenHash: hashSecret(jti),
-      userId: input.client.userId,
-      organizationId: input.client.organizationId,
-      oauthClientId: input.client.id,
-      maxUses: null,
-      createdAt: now,
-      expiresAt: new Date((iat + ttl) * 1000),
-    },
-    select: { id: true },
-  });
   const accessToken = await new SignJWT({ client_id: input.client.clientId, scope })
     .setProtectedHeader({ alg: JWT_ALGORITHM, kid: services.keys.signing.kid, typ: OAUTH_TOKEN_TYPE })
     .setIssuer(services.config.publicUrl)
@@ -101,15 +88,30 @@ export async function issueClientCredentialsToken(
     .setIssuedAt(iat)
     .setExpirationTime(iat + ttl)
     .sign(services.keys.signing.privateKey);
-  await services.db.oAuthClient.update({ where: { id: input.client.id }, data: { lastUsedAt: now } });
-  await recordActivity(services.db, {
-    type: 'oauth.token.issued',
-    actorUserId: input.client.userId,
-    subjectUserId: input.client.userId,
-    organizationId: input.client.organizationId,
-    ip: input.clientInfo.ip,
-    userAgent: input.clientInfo.userAgent,
-    data: { oauthClientId: input.client.id, tokenId: token.id, scope },
+  await services.db.$transaction(async (tx) => {
+    const token = await tx.authToken.create({
+      data: {
+        purpose: 'OAUTH_ACCESS',
+        tokenHash: hashSecret(jti),
+        userId: input.client.userId,
+        organizationId: input.client.organizationId,
+        oauthClientId: input.client.id,
+        maxUses: null,
+        createdAt: now,
+        expiresAt: new Date((iat + ttl) * 1000),
+      },
+      select: { id: true },
+    });
+    await tx.oAuthClient.update({ where: { id: input.client.id }, data: { lastUsedAt: now } });
+    await recordActivity(tx, {
+      type: 'oauth.token.issued',
+      actorUserId: input.client.userId,
+      subjectUserId: input.client.userId,
+      organizationId: input.client.organizationId,
+      ip: input.clientInfo.ip,
+      userAgent: input.clientInfo.userAgent,
+      data: { oauthClientId: input.client.id, tokenId: token.id, scope },
+    });
   });
   return { access_token: accessToken, expires_in: ttl, token_type: 'Bearer', scope };
 }
@@ -208,12 +210,16 @@ export type IntrospectionResponse =
   | { active: true; scope: string; client_id: string; token_type: 'Bearer'; exp: number; iat: number; sub: string; aud: string; iss: string; jti: string };
 
 /**
- * RFC 7662. Only the client a token was issued to learns anything about it; for every other caller, and for any
- * token that is not live, the answer is `{ "active": false }`.
+ * RFC 7662. Only the client a token was issued to learns anything about it; for every other caller, for any token
+ * that is not live, and for one whose application user would now be refused, the answer is `{ "active": false }`.
  */
 export async function introspectOAuthToken(services: Services, input: { client: AuthenticatedClient; token: string }): Promise<IntrospectionResponse> {
   const claims = await verifyOAuthAccessToken(services, input.token);
   if (!claims || claims.clientId !== input.client.clientId) return { active: false };
-  if (!(await activeOAuthToken(services, claims))) return { active: false };
+  const token = await activeOAuthToken(services, claims);
+  // Active means SignAppIn would take it now (wherever from): the application user must still pass the checks.
+  if (!token?.userId) return { active: false };
+  const denial = await checkAppAccess(services, { apiRegistrationId: token.oauthClient?.apiRegistrationId ?? null, userId: token.userId, ip: undefined, checkSource: false });
+  if (denial) return { active: false };
   return { active: true, scope: claims.scope, client_id: claims.clientId, token_type: 'Bearer', exp: claims.exp, iat: claims.iat, sub: claims.sub, aud: claims.aud, iss: claims.iss, jti: claims.jti };
 }

@@ -44,16 +44,13 @@ export async function signUp(services: Services, input: { email: string; passwor
 }
 
 /**
- * Email and password sign-in. Every attempt counts against three fixed windows before the password is checked,
- * so aliased or concurrent attempts are counted one by one: the account from this address (the tight limit, so an
- * attacker elsewhere cannot lock the owner out), the account from anywhere (ten times looser, against spraying
- * from many addresses) and the address across accounts. Over any limit the answer is 429 whether or not the
- * account exists or the password is right; a success clears the account's counters.
+ * Counts one password attempt for the account against the three sign-in windows (the account from this address,
+ * the account from anywhere, the address). Every attempt counts, right or wrong; a success resets the first two.
+ * App sign-in with `pwd=[...]` counts here too, so it is no side door for guessing passwords.
  */
-export async function signIn(services: Services, input: { email: string; password: string; client: ClientInfo }): Promise<IssuedSession> {
-  const email = input.email.trim().toLowerCase();
+export async function countPasswordAttempt(services: Pick<Services, 'config' | 'rateLimiter'>, email: string, client: ClientInfo) {
   const { auth } = services.config;
-  const address = input.client.ip ?? 'unknown';
+  const address = client.ip ?? 'unknown';
   const window = auth.signInFailureWindowSeconds;
   const accountHere = `signin:account-address:${email}|${address}`;
   const accountAnywhere = `signin:account:${email}`;
@@ -62,6 +59,19 @@ export async function signIn(services: Services, input: { email: string; passwor
     services.rateLimiter.hit(accountAnywhere, { limit: auth.signInFailuresPerAccount * 10, windowSeconds: window }),
     services.rateLimiter.hit(`signin:address:${address}`, { limit: auth.signInFailuresPerAddress, windowSeconds: window }),
   ]);
+  return { accountHere, accountAnywhere, results };
+}
+
+/**
+ * Email and password sign-in. Every attempt counts against three fixed windows before the password is checked,
+ * so aliased or concurrent attempts are counted one by one: the account from this address (the tight limit, so an
+ * attacker elsewhere cannot lock the owner out), the account from anywhere (ten times looser, against spraying
+ * from many addresses) and the address across accounts. Over any limit the answer is 429 whether or not the
+ * account exists or the password is right; a success clears the account's counters.
+ */
+export async function signIn(services: Services, input: { email: string; password: string; client: ClientInfo }): Promise<IssuedSession> {
+  const email = input.email.trim().toLowerCase();
+  const { accountHere, accountAnywhere, results } = await countPasswordAttempt(services, email, input.client);
   if (results.some((r) => !r.allowed)) {
     await recordActivity(services.db, { type: 'auth.sign_in.rate_limited', ip: input.client.ip, userAgent: input.client.userAgent, data: { email } });
     throw rateLimited(results);

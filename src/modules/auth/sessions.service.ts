@@ -4,6 +4,7 @@ import { AppError } from '../../lib/errors.ts';
 import { generateSecret, hashSecret } from '../../lib/tokens.ts';
 import { recordActivity } from '../activity/activity.service.ts';
 import { issueAccessToken } from './access-token.ts';
+import { sessionUsable } from './viewer.ts';
 
 export interface ClientInfo {
   ip?: string | undefined;
@@ -22,7 +23,7 @@ export interface IssuedSession {
 
 type SessionServices = Pick<Services, 'db' | 'clock' | 'config' | 'keys'>;
 
-async function mintAccessToken(services: SessionServices, userId: string, sessionId: string) {
+async function mintAccessToken(services: Pick<Services, 'clock' | 'config' | 'keys'>, userId: string, sessionId: string) {
   const now = services.clock.now();
   const ttl = services.config.auth.accessTokenTtlSeconds;
   const accessToken = await issueAccessToken({ keys: services.keys, issuer: services.config.publicUrl, now, ttlSeconds: ttl }, { userId, sessionId });
@@ -31,7 +32,7 @@ async function mintAccessToken(services: SessionServices, userId: string, sessio
 
 /** Starts a revocable login session with its first refresh token. */
 export async function startSession(
-  services: SessionServices,
+  services: Pick<Services, 'clock' | 'config' | 'keys'> & { db: Pick<Services['db'], 'loginSession'> },
   input: { userId: string; kind: SessionKind; client: ClientInfo; packageId?: string; signerId?: string; apiRegistrationId?: string; oauthTokenId?: string },
 ): Promise<IssuedSession> {
   const now = services.clock.now();
@@ -69,7 +70,18 @@ export async function rotateRefreshToken(services: SessionServices, input: { ref
   const now = services.clock.now();
   const stored = await services.db.refreshToken.findUnique({
     where: { tokenHash: hashSecret(input.refreshToken) },
-    select: { id: true, usedAt: true, expiresAt: true, session: { select: { id: true, userId: true, revokedAt: true, expiresAt: true, user: { select: { disabledAt: true } } } } },
+    select: { id: true, usedAt: true, expiresAt: true, session: {
+        select: {
+          id: true,
+          userId: true,
+          revokedAt: true,
+          expiresAt: true,
+          user: { select: { disabledAt: true } },
+          apiRegistration: { select: { disabledAt: true } },
+          oauthToken: { select: { revokedAt: true } },
+        },
+      },
+    },
   });
   if (!stored) throw INVALID_REFRESH();
   const { session } = stored;
@@ -78,7 +90,7 @@ export async function rotateRefreshToken(services: SessionServices, input: { ref
     await recordActivity(services.db, { type: 'auth.refresh.reuse', actorUserId: session.userId, subjectUserId: session.userId, ip: input.client.ip, userAgent: input.client.userAgent, data: { sessionId: session.id } });
     throw INVALID_REFRESH();
   }
-  if (session.revokedAt || session.expiresAt <= now || stored.expiresAt <= now || session.user.disabledAt) throw INVALID_REFRESH();
+  if (!sessionUsable(session, now) || stored.expiresAt <= now) throw INVALID_REFRESH();
 
   const refreshToken = generateSecret();
   const rotated = await services.db.$transaction(async (tx) => {

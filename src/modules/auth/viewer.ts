@@ -17,6 +17,11 @@ export interface Viewer {
   packageId: string | null;
   /** The one signer slot a signer token session acts as; null otherwise. */
   signerId: string | null;
+  /**
+   * The one organization an app sign-in session is confined to (its API registration's); null when the session
+   * reaches wherever its account does. Every policy that reads by account narrows to it.
+   */
+  organizationScope: string | null;
   /** When the access token behind this request expires (WebSocket connections close then). */
   accessTokenExpiresAt: Date;
   /**
@@ -51,6 +56,27 @@ export function isLimitedSession(viewer: Pick<Viewer, 'sessionKind'>): boolean {
 export const limitedSessionError = () =>
   new AppError('FORBIDDEN', 'This session is limited to one signing package. Sign in for full access.', { reason: 'LIMITED_SESSION' });
 
+/**
+ * Whether a session row still stands: not revoked or past its end, its account enabled, and, for an app sign-in
+ * session, its API registration not revoked and the OAuth access token it was opened with not revoked. Revoking a
+ * registration or token therefore ends its sessions on the next request even if one was opened concurrently.
+ */
+export function sessionUsable(
+  session: {
+    revokedAt: Date | null;
+    expiresAt: Date;
+    user: { disabledAt: Date | null };
+    apiRegistration?: { disabledAt: Date | null } | null;
+    oauthToken?: { revokedAt: Date | null } | null;
+  },
+  now: Date,
+): boolean {
+  return !session.revokedAt && session.expiresAt > now && !session.user.disabledAt && !session.apiRegistration?.disabledAt && !session.oauthToken?.revokedAt;
+}
+
+/** Matches no organization: the confinement of an app session whose registration is gone. */
+const NO_ORGANIZATION = '00000000-0000-0000-0000-000000000000';
+
 /** lastSeenAt is informational; writing it at most once a minute keeps reads from becoming writes. */
 const LAST_SEEN_GRANULARITY_MS = 60_000;
 
@@ -79,16 +105,24 @@ export async function authenticate(services: Services, token: string | null): Pr
       expiresAt: true,
       lastSeenAt: true,
       user: { select: { email: true, name: true, roles: true, disabledAt: true } },
+      apiRegistration: { select: { organizationId: true, disabledAt: true } },
+      oauthToken: { select: { revokedAt: true } },
     },
   });
-  if (!session || session.userId !== claims.userId || session.revokedAt || session.expiresAt <= now || session.user.disabledAt) {
-    throw invalidSession();
-  }
+  if (!session || session.userId !== claims.userId || !sessionUsable(session, now)) throw invalidSession();
   if (now.getTime() - session.lastSeenAt.getTime() > LAST_SEEN_GRANULARITY_MS) {
     await services.db.loginSession.update({ where: { id: claims.sessionId }, data: { lastSeenAt: now } });
   }
   let memberships: Promise<MembershipAccess[]> | undefined;
-  const accountMemberships = () => (memberships ??= loadMemberships(services.db, claims.userId));
+  // An app sign-in session acts only inside the organization of its API registration and never as a platform
+  // admin: a key holder who may run as someone reaches what that person can do there, not their other
+  // organizations. MANAGER and SIGNER stay: they only ever count together with a membership or identity.
+  const organizationScope = session.kind === 'APP_SIGN_IN' ? (session.apiRegistration?.organizationId ?? NO_ORGANIZATION) : null;
+  const accountRoles = organizationScope === null ? session.user.roles : session.user.roles.filter((role) => role !== 'ADMIN');
+  const accountMemberships = () =>
+    (memberships ??= loadMemberships(services.db, claims.userId).then((all) =>
+      organizationScope === null ? all : all.filter((m) => m.organizationId === organizationScope),
+    ));
   // Sender and signer token sessions are never full sessions: no platform roles and no memberships, so every
   // admin, manager and organization rule fails for them; the signing policy alone grants them their package.
   const limited = LIMITED_SESSION_KINDS.has(session.kind);
@@ -98,11 +132,12 @@ export async function authenticate(services: Services, token: string | null): Pr
     sessionKind: session.kind,
     email: session.user.email,
     name: session.user.name,
-    roles: limited ? [] : session.user.roles,
+    roles: limited ? [] : accountRoles,
     packageId: limited ? session.packageId : null,
     signerId: limited ? session.signerId : null,
+    organizationScope,
     accessTokenExpiresAt: claims.expiresAt ?? now,
     memberships: limited ? () => Promise.resolve([]) : accountMemberships,
-    account: { roles: session.user.roles, memberships: accountMemberships },
+    account: { roles: accountRoles, memberships: accountMemberships },
   };
 }

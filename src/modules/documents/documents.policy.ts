@@ -12,6 +12,7 @@ export function readableDocumentsWhere(viewer: Viewer): Prisma.DocumentWhereInpu
   if (viewer.roles.includes('ADMIN')) return {};
   if (isLimitedSession(viewer)) return { id: { in: [] } };
   return {
+    ...(viewer.organizationScope ? { organizationId: viewer.organizationScope } : {}),
     OR: [
       { organization: { memberships: { some: { userId: viewer.userId, locations: { none: {} } } } } },
       { location: { memberships: { some: { membership: { userId: viewer.userId } } } } },

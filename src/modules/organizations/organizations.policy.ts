@@ -14,7 +14,7 @@ export function readableOrganizationsWhere(viewer: Viewer): Prisma.OrganizationW
 /** Organizations the viewer is a member of: the only ones whose records the viewer may change. */
 export function memberOrganizationsWhere(viewer: Viewer): Prisma.OrganizationWhereInput {
   if (isLimitedSession(viewer)) return { id: { in: [] } };
-  return { memberships: { some: { userId: viewer.userId } } };
+  return { memberships: { some: { userId: viewer.userId } }, ...(viewer.organizationScope ? { id: viewer.organizationScope } : {}) };
 }
 
 const organizationNotFound = () => new AppError('NOT_FOUND', 'Organization not found.', { field: 'organizationId' });

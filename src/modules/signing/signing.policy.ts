@@ -102,7 +102,11 @@ export function isViewerSlot(
 
 /** Packages assigned to the viewer as a signer. Drafts are the sender's business until they are sent. */
 export async function assignedPackagesWhere(db: Db, viewer: Viewer): Promise<Prisma.SigningPackageWhereInput> {
-  return { status: { not: 'DRAFT' }, signers: { some: await viewerSignerSlotsWhere(db, viewer) } };
+  return {
+    status: { not: 'DRAFT' },
+    ...(viewer.organizationScope ? { organizationId: viewer.organizationScope } : {}),
+    signers: { some: await viewerSignerSlotsWhere(db, viewer) },
+  };
 }
 
 /**
@@ -145,7 +149,7 @@ export const SIGNING_HUB_FORBIDDEN_MESSAGE =
 /** The signing hub opens only for accounts with an active MANAGER or ADMIN signing identity. */
 export async function assertMayOpenSigningHub(db: Db, viewer: Viewer): Promise<void> {
   const identity = await db.signingIdentity.findFirst({
-    where: { userId: viewer.userId, kind: { in: ['MANAGER', 'ADMIN'] }, revokedAt: null },
+    where: { userId: viewer.userId, kind: { in: ['MANAGER', 'ADMIN'] }, revokedAt: null, ...(viewer.organizationScope ? { organizationId: viewer.organizationScope } : {}) },
     select: { id: true },
   });
   if (!identity) throw new AppError('FORBIDDEN', SIGNING_HUB_FORBIDDEN_MESSAGE, { reason: 'NO_MANAGER_IDENTITY' });

@@ -111,6 +111,10 @@ export async function issueAuthToken(
 ): Promise<IssuedAuthToken> {
   const { viewer, kind } = input;
   if (isLimitedSession(viewer)) throw limitedSessionError();
+  // A session made from a token would outlive the API registration or access token behind an app session.
+  if (viewer.sessionKind === 'APP_SIGN_IN') {
+    throw new AppError('FORBIDDEN', 'An app sign-in session cannot issue authentication tokens.', { reason: 'APP_SESSION' });
+  }
   const purpose = PURPOSE[kind];
   let packageId: string | null = null;
   let organizationId: string | null = null;
