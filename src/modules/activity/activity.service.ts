@@ -1,6 +1,21 @@
 import type { Prisma } from '../../generated/prisma/client.ts';
 import type { Db } from '../../db/client.ts';
 import { notePendingActivity } from '../../realtime/publish.ts';
+import type { ClientInfo } from '../auth/sessions.service.ts';
+
+/** Who acts in a request, and from where: what an audit row records about them. */
+export interface Actor {
+  viewer: { userId: string };
+  client: ClientInfo;
+}
+
+/** The actor's fields of an activity row in an organization. */
+export const auditFields = (actor: Actor, organizationId: string) => ({
+  actorUserId: actor.viewer.userId,
+  organizationId,
+  ip: actor.client.ip,
+  userAgent: actor.client.userAgent,
+});
 
 export interface ActivityInput {
   type: string;

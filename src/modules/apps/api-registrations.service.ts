@@ -6,8 +6,7 @@ import { parseId } from '../../lib/ids.ts';
 import { formatAddressRange, InvalidAddressRange, parseAddressRange } from '../../lib/ip.ts';
 import { generateSecret, hashSecret } from '../../lib/tokens.ts';
 import { text } from '../../lib/validate.ts';
-import { recordActivity } from '../activity/activity.service.ts';
-import type { ClientInfo } from '../auth/sessions.service.ts';
+import { auditFields, recordActivity, type Actor as AuditActor } from '../activity/activity.service.ts';
 import type { Viewer } from '../auth/viewer.ts';
 import type { MembershipAccess } from '../auth/permissions.ts';
 import { memberOrganizationsWhere, requireMembership, requirePermission } from '../organizations/organizations.policy.ts';
@@ -28,17 +27,10 @@ type GroupQuery = { include?: Prisma.UserGroupInclude; select?: Prisma.UserGroup
 type RegistrationQuery = { include?: Prisma.ApiRegistrationInclude; select?: Prisma.ApiRegistrationSelect };
 type ClientQuery = { include?: Prisma.OAuthClientInclude; select?: Prisma.OAuthClientSelect };
 
-interface Actor {
+interface Actor extends AuditActor {
   viewer: Viewer;
-  client: ClientInfo;
 }
 
-const audit = (actor: Actor, organizationId: string) => ({
-  actorUserId: actor.viewer.userId,
-  organizationId,
-  ip: actor.client.ip,
-  userAgent: actor.client.userAgent,
-});
 
 const name = (value: string) => text(value, 'name', { max: 120, pattern: PRINTABLE, hint: 'name must not contain control characters.' });
 
@@ -123,7 +115,7 @@ export async function createUserGroup<Q extends GroupQuery>(services: Services, 
   const id = await services.db
     .$transaction(async (tx) => {
       const group = await tx.userGroup.create({ data: { organizationId, name: groupName, createdAt: services.clock.now() }, select: { id: true } });
-      await recordActivity(tx, { type: 'user_group.created', ...audit(input, organizationId), data: { groupId: group.id, name: groupName } });
+      await recordActivity(tx, { type: 'user_group.created', ...auditFields(input, organizationId), data: { groupId: group.id, name: groupName } });
       return group.id;
     })
     .catch((error: unknown) => {
@@ -145,7 +137,7 @@ export async function addUserGroupMember<Q extends GroupQuery>(services: Service
   await assertMayDelegate(services, membership, group.organizationId, userId);
   await services.db.$transaction(async (tx) => {
     await tx.userGroupMember.upsert({ where: { groupId_userId: { groupId: group.id, userId } }, create: { groupId: group.id, userId }, update: {} });
-    await recordActivity(tx, { type: 'user_group.member_added', ...audit(input, group.organizationId), subjectUserId: userId, data: { groupId: group.id } });
+    await recordActivity(tx, { type: 'user_group.member_added', ...auditFields(input, group.organizationId), subjectUserId: userId, data: { groupId: group.id } });
   });
   return services.db.userGroup.findUniqueOrThrow({ ...(input.query ?? {}), where: { id: group.id } });
 }
@@ -156,7 +148,7 @@ export async function removeUserGroupMember<Q extends GroupQuery>(services: Serv
   await services.db.$transaction(async (tx) => {
     const { count } = await tx.userGroupMember.deleteMany({ where: { groupId: group.id, userId } });
     if (count === 0) throw new AppError('NOT_FOUND', 'That user is not in this group.', { field: 'userId' });
-    await recordActivity(tx, { type: 'user_group.member_removed', ...audit(input, group.organizationId), subjectUserId: userId, data: { groupId: group.id } });
+    await recordActivity(tx, { type: 'user_group.member_removed', ...auditFields(input, group.organizationId), subjectUserId: userId, data: { groupId: group.id } });
   });
   return services.db.userGroup.findUniqueOrThrow({ ...(input.query ?? {}), where: { id: group.id } });
 }
@@ -196,7 +188,7 @@ export async function createApiRegistration<Q extends RegistrationQuery>(
       },
       select: { id: true },
     });
-    await recordActivity(tx, { type: 'api_registration.created', ...audit(input, organizationId), data: { apiRegistrationId: registration.id, allowedSources, groupIds } });
+    await recordActivity(tx, { type: 'api_registration.created', ...auditFields(input, organizationId), data: { apiRegistrationId: registration.id, allowedSources, groupIds } });
     return registration.id;
   });
   const apiRegistration = await services.db.apiRegistration.findUniqueOrThrow({ ...(input.query ?? {}), where: { id } });
@@ -233,7 +225,7 @@ export async function updateApiRegistration<Q extends RegistrationQuery>(
     }
     await recordActivity(tx, {
       type: 'api_registration.updated',
-      ...audit(input, registration.organizationId),
+      ...auditFields(input, registration.organizationId),
       data: { apiRegistrationId: registration.id, changed: [...Object.keys(data), ...(groupIds ? ['groupIds'] : [])] },
     });
   });
@@ -256,7 +248,7 @@ export async function revokeApiRegistration<Q extends RegistrationQuery>(service
         where: { revokedAt: null, OR: [{ apiRegistrationId: registration.id }, { oauthToken: { oauthClient: { apiRegistrationId: registration.id } } }] },
         data: { revokedAt: now, revokedReason: 'api_registration_revoked' },
       });
-      await recordActivity(tx, { type: 'api_registration.revoked', ...audit(input, registration.organizationId), data: { apiRegistrationId: registration.id } });
+      await recordActivity(tx, { type: 'api_registration.revoked', ...auditFields(input, registration.organizationId), data: { apiRegistrationId: registration.id } });
     });
   }
   return services.db.apiRegistration.findUniqueOrThrow({ ...(input.query ?? {}), where: { id: registration.id } });
@@ -303,7 +295,7 @@ export async function createOAuthClient<Q extends ClientQuery>(
     });
     await recordActivity(tx, {
       type: 'oauth_client.created',
-      ...audit(input, registration.organizationId),
+      ...auditFields(input, registration.organizationId),
       subjectUserId: runAsUserId,
       data: { oauthClientId: created.id, clientId, apiRegistrationId: registration.id },
     });
@@ -325,7 +317,7 @@ export async function revokeOAuthClient<Q extends ClientQuery>(services: Service
       await tx.oAuthClient.update({ where: { id }, data: { disabledAt: now } });
       await tx.authToken.updateMany({ where: { oauthClientId: id, revokedAt: null }, data: { revokedAt: now } });
       await tx.loginSession.updateMany({ where: { revokedAt: null, oauthToken: { oauthClientId: id } }, data: { revokedAt: now, revokedReason: 'oauth_client_revoked' } });
-      await recordActivity(tx, { type: 'oauth_client.revoked', ...audit(input, client.organizationId), data: { oauthClientId: id } });
+      await recordActivity(tx, { type: 'oauth_client.revoked', ...auditFields(input, client.organizationId), data: { oauthClientId: id } });
     });
   }
   return services.db.oAuthClient.findUniqueOrThrow({ ...(input.query ?? {}), where: { id } });

@@ -3,7 +3,7 @@ import type { Services } from '../../graphql/context.ts';
 import { generateSecret, hashSecret, safeEqual } from '../../lib/tokens.ts';
 import { recordActivity } from '../activity/activity.service.ts';
 import type { ClientInfo } from '../auth/sessions.service.ts';
-import { JWT_ALGORITHM } from '../auth/keys.ts';
+import { JWT_ALGORITHM, verificationKeyResolver } from '../auth/keys.ts';
 import { checkAppAccess } from './app-access.ts';
 
 /** RFC 9068: the `typ` of a JWT access token. Never accepted as a user session, whose tokens are `session+jwt`. */
@@ -135,11 +135,7 @@ export async function verifyOAuthAccessToken(services: Services, token: string, 
   try {
     const { payload } = await jwtVerify(
       token,
-      (header) => {
-        const key = header.kid ? services.keys.verificationKey(header.kid) : undefined;
-        if (!key) throw new errors.JWKSNoMatchingKey();
-        return key;
-      },
+      verificationKeyResolver(services.keys),
       {
         algorithms: [JWT_ALGORITHM],
         typ: OAUTH_TOKEN_TYPE,

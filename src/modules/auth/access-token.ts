@@ -1,5 +1,5 @@
 import { errors, jwtVerify, SignJWT } from 'jose';
-import { JWT_ALGORITHM, type KeyStore } from './keys.ts';
+import { JWT_ALGORITHM, verificationKeyResolver, type KeyStore } from './keys.ts';
 
 /** The `typ` of a user session's access token; tokens of any other type are never accepted as a session. */
 export const SESSION_TOKEN_TYPE = 'session+jwt';
@@ -39,11 +39,7 @@ export async function verifyAccessToken(settings: TokenSettings, token: string):
   try {
     const { payload } = await jwtVerify(
       token,
-      (header) => {
-        const key = header.kid ? settings.keys.verificationKey(header.kid) : undefined;
-        if (!key) throw new errors.JWKSNoMatchingKey();
-        return key;
-      },
+      verificationKeyResolver(settings.keys),
       {
         algorithms: [JWT_ALGORITHM],
         typ: SESSION_TOKEN_TYPE,

@@ -1,9 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
+import { errors, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK, type JWSHeaderParameters } from 'jose';
 
 export const JWT_ALGORITHM = 'ES256';
+
+/**
+ * jose's key lookup for tokens this server signed: by `kid`, from the key store only. Header-supplied keys (`jku`,
+ * `x5u`, `jwk`) are never consulted.
+ */
+export function verificationKeyResolver(keys: Pick<KeyStore, 'verificationKey'>) {
+  return (header: JWSHeaderParameters): CryptoKey => {
+    const key = header.kid ? keys.verificationKey(header.kid) : undefined;
+    if (!key) throw new errors.JWKSNoMatchingKey();
+    return key;
+  };
+}
 
 export interface SigningKey {
   kid: string;

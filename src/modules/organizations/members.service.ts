@@ -4,8 +4,7 @@ import type { Services } from '../../graphql/context.ts';
 import { AppError } from '../../lib/errors.ts';
 import { parseId } from '../../lib/ids.ts';
 import { text } from '../../lib/validate.ts';
-import { recordActivity } from '../activity/activity.service.ts';
-import type { ClientInfo } from '../auth/sessions.service.ts';
+import { auditFields, recordActivity, type Actor as AuditActor } from '../activity/activity.service.ts';
 import type { Viewer } from '../auth/viewer.ts';
 import { assertMayGrant, assertMayManageMember, memberOrganizationsWhere, requireMembership, requirePermission } from './organizations.policy.ts';
 import { PRINTABLE, isUniqueViolation, parseLocationIds } from './organizations.service.ts';
@@ -14,17 +13,10 @@ type RoleQuery = { include?: Prisma.OrganizationRoleInclude; select?: Prisma.Org
 type MembershipQuery = { include?: Prisma.MembershipInclude; select?: Prisma.MembershipSelect };
 type Tx = Parameters<Parameters<Services['db']['$transaction']>[0]>[0];
 
-interface Actor {
+interface Actor extends AuditActor {
   viewer: Viewer;
-  client: ClientInfo;
 }
 
-const audit = (actor: Actor, organizationId: string) => ({
-  actorUserId: actor.viewer.userId,
-  organizationId,
-  ip: actor.client.ip,
-  userAgent: actor.client.userAgent,
-});
 
 /** Serialises ownership changes within one organization, so two of them cannot leave it without an owner. */
 async function lockOrganization(tx: Tx, organizationId: string): Promise<void> {
@@ -54,7 +46,7 @@ export async function createOrganizationRole<Q extends RoleQuery>(
   const id = await services.db
     .$transaction(async (tx) => {
       const role = await tx.organizationRole.create({ data: { organizationId, name, permissions }, select: { id: true } });
-      await recordActivity(tx, { type: 'role.created', ...audit(input, organizationId), data: { roleId: role.id, name, permissions } });
+      await recordActivity(tx, { type: 'role.created', ...auditFields(input, organizationId), data: { roleId: role.id, name, permissions } });
       return role.id;
     })
     .catch((error: unknown) => {
@@ -87,12 +79,12 @@ export async function updateOrganizationRole<Q extends RoleQuery>(
     .$transaction(async (tx) => {
       await tx.organizationRole.update({ where: { id: role.id }, data: { ...(name === undefined ? {} : { name }), ...(permissions === undefined ? {} : { permissions }) } });
       if (name !== undefined && name !== role.name) {
-        await recordActivity(tx, { type: 'role.renamed', ...audit(input, role.organizationId), data: { roleId: role.id, from: role.name, to: name } });
+        await recordActivity(tx, { type: 'role.renamed', ...auditFields(input, role.organizationId), data: { roleId: role.id, from: role.name, to: name } });
       }
       if (permissions !== undefined) {
         await recordActivity(tx, {
           type: 'role.permissions_changed',
-          ...audit(input, role.organizationId),
+          ...auditFields(input, role.organizationId),
           data: { roleId: role.id, from: role.permissions, to: permissions },
         });
       }
@@ -113,7 +105,7 @@ export async function deleteOrganizationRole(services: Services, input: Actor & 
       const invitations = await tx.invitation.count({ where: { roleId: role.id, status: 'PENDING' } });
       if (members > 0 || invitations > 0) throw inUse();
       await tx.organizationRole.delete({ where: { id: role.id } });
-      await recordActivity(tx, { type: 'role.deleted', ...audit(input, role.organizationId), data: { roleId: role.id, name: role.name, permissions: role.permissions } });
+      await recordActivity(tx, { type: 'role.deleted', ...auditFields(input, role.organizationId), data: { roleId: role.id, name: role.name, permissions: role.permissions } });
     })
     .catch((error: unknown) => {
       // A member assigned the role between the count and the delete trips the foreign key instead.
@@ -158,7 +150,7 @@ export async function updateMember<Q extends MembershipQuery>(
       await tx.membership.update({ where: { id: target.id }, data: { roleId } });
       await recordActivity(tx, {
         type: 'member.role_changed',
-        ...audit(input, target.organizationId),
+        ...auditFields(input, target.organizationId),
         subjectUserId: target.userId,
         data: { membershipId: target.id, fromRoleId: target.roleId, toRoleId: roleId },
       });
@@ -168,7 +160,7 @@ export async function updateMember<Q extends MembershipQuery>(
       if (locationIds.length > 0) await tx.membershipLocation.createMany({ data: locationIds.map((locationId) => ({ membershipId: target.id, locationId })) });
       await recordActivity(tx, {
         type: 'member.locations_changed',
-        ...audit(input, target.organizationId),
+        ...auditFields(input, target.organizationId),
         subjectUserId: target.userId,
         data: { membershipId: target.id, from: target.locations.map((l) => l.locationId), to: locationIds },
       });
@@ -195,7 +187,7 @@ export async function removeMember(services: Services, input: Actor & { membersh
     await tx.signingIdentity.updateMany({ where: { userId: target.userId, organizationId: target.organizationId, revokedAt: null }, data: { revokedAt: now } });
     await recordActivity(tx, {
       type: 'member.removed',
-      ...audit(input, target.organizationId),
+      ...auditFields(input, target.organizationId),
       subjectUserId: target.userId,
       data: { membershipId: target.id, wasOwner: target.isOwner },
     });
@@ -222,7 +214,7 @@ export async function transferOwnership<Q extends MembershipQuery>(
     if (promoted.count !== 1) throw new AppError('NOT_FOUND', 'Member not found.', { field: 'toMembershipId' });
     await recordActivity(tx, {
       type: 'ownership.transferred',
-      ...audit(input, organizationId),
+      ...auditFields(input, organizationId),
       subjectUserId: target.userId,
       data: { fromUserId: input.viewer.userId, toUserId: target.userId, toMembershipId: target.id },
     });
