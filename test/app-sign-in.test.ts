@@ -301,6 +301,20 @@ describe('what an app session may reach', () => {
     }
   });
 
+  it("leaves the account's own settings to the person: password, sessions", async () => {
+    const registration = await org.createRegistration(['127.0.0.1']);
+    const app = (await signAppIn(psAuth(registration.key, org.runner.email))).headers.get('x-access-token')!;
+    const full = (await signInAs(t.app.services, org.runner.id)).token;
+    const SESSIONS = '{ mySessions { id } }';
+    const CHANGE = `mutation { changePassword(currentPassword: "${RUNNER_PASSWORD}", newPassword: "another-password-2") }`;
+    expect((await t.graphql(SESSIONS, undefined, { token: full })).body.errors).toBeUndefined();
+    expect((await t.graphql(SESSIONS, undefined, { token: app })).body.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', reason: 'APP_SESSION' });
+    const revoke = await t.graphql('mutation($id: ID!) { revokeSession(id: $id) }', { id: (await t.db.prisma.loginSession.findFirstOrThrow({ where: { userId: org.runner.id, kind: 'PASSWORD', revokedAt: null } })).id }, { token: app });
+    expect(revoke.body.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', reason: 'APP_SESSION' });
+    expect((await t.graphql(CHANGE, undefined, { token: app })).body.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', reason: 'APP_SESSION' });
+    expect((await t.graphql(ME, undefined, { token: full })).status).toBe(200);
+  });
+
   it('cannot mint signing authentication tokens, which would outlive its registration', async () => {
     const registration = await org.createRegistration(['127.0.0.1']);
     const app = (await signAppIn(psAuth(registration.key, org.runner.email))).headers.get('x-access-token')!;

@@ -6,7 +6,7 @@ import type { RateLimitResult } from '../../lib/rate-limit.ts';
 import { generateSecret, hashSecret } from '../../lib/tokens.ts';
 import { text } from '../../lib/validate.ts';
 import { recordActivity } from '../activity/activity.service.ts';
-import type { Viewer } from './viewer.ts';
+import { assertAccountSession, type Viewer } from './viewer.ts';
 import { revokeSessions, startSession, type ClientInfo, type IssuedSession } from './sessions.service.ts';
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -168,6 +168,7 @@ export async function resetPassword(services: Services, input: { token: string; 
 
 /** Changes the password of the signed-in account and ends its other sessions. */
 export async function changePassword(services: Services, input: { viewer: Viewer; currentPassword: string; newPassword: string; client: ClientInfo }): Promise<void> {
+  assertAccountSession(input.viewer, 'change the password');
   checkPasswordPolicy(input.newPassword);
   const { auth } = services.config;
   const attempt = await services.rateLimiter.hit(`password-change:${input.viewer.userId}`, { limit: auth.signInFailuresPerAccount, windowSeconds: auth.signInFailureWindowSeconds });
@@ -189,6 +190,7 @@ export async function changePassword(services: Services, input: { viewer: Viewer
 
 /** Ends one of the viewer's own sessions; anyone else's is not found. */
 export async function revokeOwnSession(services: Services, input: { viewer: Viewer; sessionId: string; client: ClientInfo }): Promise<void> {
+  assertAccountSession(input.viewer, "manage the account's sessions");
   const revoked = await revokeSessions(services, { where: { id: input.sessionId, userId: input.viewer.userId }, reason: 'revoked_by_user' });
   if (revoked === 0) throw new AppError('NOT_FOUND', 'Session not found.');
   await recordActivity(services.db, { type: 'auth.session.revoked', actorUserId: input.viewer.userId, subjectUserId: input.viewer.userId, ip: input.client.ip, userAgent: input.client.userAgent, data: { sessionId: input.sessionId } });
@@ -205,6 +207,7 @@ export function listActiveSessions<Q extends { include?: Prisma.LoginSessionIncl
   services: Pick<Services, 'db' | 'clock'>,
   input: { viewer: Viewer; query?: Q },
 ) {
+  assertAccountSession(input.viewer, "list the account's sessions");
   return services.db.loginSession.findMany({
     ...(input.query ?? {}),
     where: { userId: input.viewer.userId, revokedAt: null, expiresAt: { gt: services.clock.now() } },

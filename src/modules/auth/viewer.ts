@@ -77,6 +77,16 @@ export function sessionUsable(
 /** Matches no organization: the confinement of an app session whose registration is gone. */
 const NO_ORGANIZATION = '00000000-0000-0000-0000-000000000000';
 
+/**
+ * The account itself (its password, its other sessions, minting tokens that become sessions) belongs to the
+ * person, not to scripts that may run as them: an app sign-in session is refused with APP_SESSION.
+ */
+export function assertAccountSession(viewer: Pick<Viewer, 'sessionKind'>, action: string): void {
+  if (viewer.sessionKind === 'APP_SIGN_IN') {
+    throw new AppError('FORBIDDEN', `An app sign-in session cannot ${action}. Sign in as yourself.`, { reason: 'APP_SESSION' });
+  }
+}
+
 /** lastSeenAt is informational; writing it at most once a minute keeps reads from becoming writes. */
 const LAST_SEEN_GRANULARITY_MS = 60_000;
 

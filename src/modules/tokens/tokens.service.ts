@@ -6,7 +6,7 @@ import { isUuid, parseId } from '../../lib/ids.ts';
 import { generateSecret, hashSecret } from '../../lib/tokens.ts';
 import { recordActivity } from '../activity/activity.service.ts';
 import { startSession, type ClientInfo, type IssuedSession } from '../auth/sessions.service.ts';
-import { isLimitedSession, limitedSessionError, type Viewer } from '../auth/viewer.ts';
+import { assertAccountSession, isLimitedSession, limitedSessionError, type Viewer } from '../auth/viewer.ts';
 import { managedPackagesWhere, readablePackagesWhere } from '../signing/signing.policy.ts';
 
 /** The four signing authentication tokens and what each one is for. */
@@ -111,10 +111,8 @@ export async function issueAuthToken(
 ): Promise<IssuedAuthToken> {
   const { viewer, kind } = input;
   if (isLimitedSession(viewer)) throw limitedSessionError();
-  // A session made from a token would outlive the API registration or access token behind an app session.
-  if (viewer.sessionKind === 'APP_SIGN_IN') {
-    throw new AppError('FORBIDDEN', 'An app sign-in session cannot issue authentication tokens.', { reason: 'APP_SESSION' });
-  }
+  // A session made from a token would also outlive the API registration or access token behind an app session.
+  assertAccountSession(viewer, 'issue authentication tokens');
   const purpose = PURPOSE[kind];
   let packageId: string | null = null;
   let organizationId: string | null = null;
