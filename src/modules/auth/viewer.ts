@@ -115,11 +115,19 @@ export async function authenticate(services: Services, token: string | null): Pr
       expiresAt: true,
       lastSeenAt: true,
       user: { select: { email: true, name: true, roles: true, disabledAt: true } },
-      apiRegistration: { select: { organizationId: true, disabledAt: true } },
-      oauthToken: { select: { revokedAt: true } },
+      apiRegistrationId: true,
+      oauthTokenId: true,
     },
   });
-  if (!session || session.userId !== claims.userId || !sessionUsable(session, now)) throw invalidSession();
+  if (!session || session.userId !== claims.userId) throw invalidSession();
+  // Only app sign-in sessions pay for their credentials' lookup; every other session is the two reads above.
+  const [apiRegistration, oauthToken] = await Promise.all([
+    session.apiRegistrationId
+      ? services.db.apiRegistration.findUnique({ where: { id: session.apiRegistrationId }, select: { organizationId: true, disabledAt: true } })
+      : null,
+    session.oauthTokenId ? services.db.authToken.findUnique({ where: { id: session.oauthTokenId }, select: { revokedAt: true } }) : null,
+  ]);
+  if (!sessionUsable({ ...session, apiRegistration, oauthToken }, now)) throw invalidSession();
   if (now.getTime() - session.lastSeenAt.getTime() > LAST_SEEN_GRANULARITY_MS) {
     await services.db.loginSession.update({ where: { id: claims.sessionId }, data: { lastSeenAt: now } });
   }
@@ -127,7 +135,7 @@ export async function authenticate(services: Services, token: string | null): Pr
   // An app sign-in session acts only inside the organization of its API registration and never as a platform
   // admin: a key holder who may run as someone reaches what that person can do there, not their other
   // organizations. MANAGER and SIGNER stay: they only ever count together with a membership or identity.
-  const organizationScope = session.kind === 'APP_SIGN_IN' ? (session.apiRegistration?.organizationId ?? NO_ORGANIZATION) : null;
+  const organizationScope = session.kind === 'APP_SIGN_IN' ? (apiRegistration?.organizationId ?? NO_ORGANIZATION) : null;
   const accountRoles = organizationScope === null ? session.user.roles : session.user.roles.filter((role) => role !== 'ADMIN');
   const accountMemberships = () =>
     (memberships ??= loadMemberships(services.db, claims.userId).then((all) =>
