@@ -370,3 +370,96 @@ describe('app sign-in with pwd=[...]', () => {
     expect((await post(url, { authorization: psAuth(registration.key, limitedOrg.runner.email) })).status).toBe(200);
   });
 });
+
+describe('an app session and the rest of the account', () => {
+  async function appToken(userEmail = org.runner.email): Promise<string> {
+    const registration = await org.createRegistration(['127.0.0.1']);
+    const opened = await signAppIn(psAuth(registration.key, userEmail));
+    expect(opened.status).toBe(200);
+    return opened.headers.get('x-access-token')!;
+  }
+
+  it("cannot open, sign or decline another organization's package addressed to the same person", async () => {
+    const db = t.db.prisma;
+    const other = await db.organization.create({ data: { name: 'Other Lender', slug: `other-lender-${Date.now()}`, subscriptionStatus: 'ACTIVE' } });
+    const identity = await db.signingIdentity.create({ data: { userId: org.runner.id, kind: 'SIGNER', organizationId: other.id, email: org.runner.email, linkedById: org.owner.id } });
+    const makePackage = () =>
+      db.signingPackage.create({
+        data: { organizationId: other.id, title: 'Elsewhere contract', status: 'SENT', createdById: org.owner.id, signers: { create: [{ order: 1, email: org.runner.email, name: 'Rita', signerIdentityId: identity.id }] } },
+      });
+    const app = await appToken();
+    const VIEW = 'mutation($id: ID!) { viewSigningPackage(packageId: $id) { id title } }';
+    const SIGN = 'mutation($id: ID!) { signSigningPackage(packageId: $id) { id status } }';
+    const DECLINE = 'mutation($id: ID!) { declineSigningPackage(packageId: $id, reason: "no") { id status } }';
+    const elsewhere = await makePackage();
+    for (const operation of [VIEW, SIGN, DECLINE]) {
+      const refused = await t.graphql(operation, { id: elsewhere.id }, { token: app });
+      expect(refused.body.errors?.[0]?.extensions).toMatchObject({ code: 'NOT_FOUND' });
+    }
+    expect((await t.graphql('{ signerQueue { id } }', undefined, { token: app })).body.data).toEqual({ signerQueue: [] });
+    expect((await db.signingPackage.findUniqueOrThrow({ where: { id: elsewhere.id } })).status).toBe('SENT');
+    const full = (await signInAs(t.app.services, org.runner.id)).token;
+    expect((await t.graphql(VIEW, { id: elsewhere.id }, { token: full })).body.data).toEqual({ viewSigningPackage: { id: elsewhere.id, title: 'Elsewhere contract' } });
+  });
+
+  it('cannot create organizations or accept invitations for the person', async () => {
+    const app = await appToken();
+    const create = await t.graphql('mutation { createOrganization(input: { name: "Shadow Lending" }) { id } }', undefined, { token: app });
+    expect(create.body.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', reason: 'APP_SESSION' });
+    const accept = await t.graphql('mutation { acceptInvitation(token: "whatever-token") { id } }', undefined, { token: app });
+    expect(accept.body.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', reason: 'APP_SESSION' });
+    expect(await t.db.prisma.organization.count({ where: { name: 'Shadow Lending' } })).toBe(0);
+    const full = (await signInAs(t.app.services, org.runner.id)).token;
+    const allowed = await t.graphql('mutation { createOrganization(input: { name: "Own Lending" }) { id } }', undefined, { token: full });
+    expect(allowed.body.errors).toBeUndefined();
+  });
+
+  it("shows the person's memberships and identities in its organization only", async () => {
+    const db = t.db.prisma;
+    const other = await db.organization.create({ data: { name: 'Hidden Org', slug: `hidden-${Date.now()}`, subscriptionStatus: 'ACTIVE' } });
+    const role = await db.organizationRole.create({ data: { organizationId: other.id, name: 'Staff', permissions: ['documents'] } });
+    await db.membership.create({ data: { userId: org.runner.id, organizationId: other.id, roleId: role.id } });
+    const ME_ORGS = '{ me { memberships { organization { id } } identities { organization { id } } } }';
+    type MeOrgs = { me: { memberships: Array<{ organization: { id: string } }>; identities: Array<{ organization: { id: string } }> } };
+    const full = await t.graphql<MeOrgs, unknown>(ME_ORGS, undefined, { token: (await signInAs(t.app.services, org.runner.id)).token });
+    expect(full.body.data!.me.memberships.map((m) => m.organization.id)).toContain(other.id);
+    const app = await t.graphql<MeOrgs, unknown>(ME_ORGS, undefined, { token: await appToken() });
+    expect(app.body.errors).toBeUndefined();
+    expect(app.body.data!.me.memberships.map((m) => m.organization.id)).toEqual([org.organization.id]);
+    expect(app.body.data!.me.identities.every((i) => i.organization.id === org.organization.id)).toBe(true);
+    await db.membership.deleteMany({ where: { organizationId: other.id } });
+  });
+
+  it('cannot manage app access, so a key never mints a key', async () => {
+    await org.gql('mutation($input: UserGroupMemberInput!) { addUserGroupMember(input: $input) { id } }', { input: { groupId: org.group.id, userId: org.settingsAdmin.id } });
+    try {
+      const app = await appToken(org.settingsAdmin.email);
+      const input = { organizationId: org.organization.id, name: 'Minted', allowedSources: ['127.0.0.1'], groupIds: [] };
+      const CREATE = 'mutation($input: CreateApiRegistrationInput!) { createApiRegistration(input: $input) { key } }';
+      const refused = await t.graphql(CREATE, { input }, { token: app });
+      expect(refused.body.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', reason: 'APP_SESSION' });
+      const full = (await signInAs(t.app.services, org.settingsAdmin.id)).token;
+      expect((await t.graphql(CREATE, { input }, { token: full })).body.errors).toBeUndefined();
+    } finally {
+      await t.db.prisma.userGroupMember.deleteMany({ where: { groupId: org.group.id, userId: org.settingsAdmin.id } });
+    }
+  });
+
+  it('ends when its user leaves the groups or the subscription lapses, on the next request', async () => {
+    const db = t.db.prisma;
+    const app = await appToken();
+    expect((await t.graphql(ME, undefined, { token: app })).status).toBe(200);
+    await db.userGroupMember.delete({ where: { groupId_userId: { groupId: org.group.id, userId: org.runner.id } } });
+    expect((await t.graphql(ME, undefined, { token: app })).status).toBe(401);
+    await db.userGroupMember.create({ data: { groupId: org.group.id, userId: org.runner.id } });
+
+    const second = await appToken();
+    await db.organization.update({ where: { id: org.organization.id }, data: { subscriptionStatus: 'SUSPENDED' } });
+    try {
+      expect((await t.graphql(ME, undefined, { token: second })).status).toBe(401);
+    } finally {
+      await db.organization.update({ where: { id: org.organization.id }, data: { subscriptionStatus: 'ACTIVE' } });
+    }
+    expect((await t.graphql(ME, undefined, { token: second })).status).toBe(200);
+  });
+});

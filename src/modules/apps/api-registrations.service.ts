@@ -7,7 +7,7 @@ import { formatAddressRange, InvalidAddressRange, parseAddressRange } from '../.
 import { generateSecret, hashSecret } from '../../lib/tokens.ts';
 import { text } from '../../lib/validate.ts';
 import { auditFields, recordActivity, type Actor as AuditActor } from '../activity/activity.service.ts';
-import type { Viewer } from '../auth/viewer.ts';
+import { assertAccountSession, type Viewer } from '../auth/viewer.ts';
 import type { MembershipAccess } from '../auth/permissions.ts';
 import { memberOrganizationsWhere, requireMembership, requirePermission } from '../organizations/organizations.policy.ts';
 import { isUniqueViolation, PRINTABLE } from '../organizations/organizations.service.ts';
@@ -34,8 +34,10 @@ interface Actor extends AuditActor {
 
 const name = (value: string) => text(value, 'name', { max: 120, pattern: PRINTABLE, hint: 'name must not contain control characters.' });
 
-/** The actor's membership in the organization, holding orgSettings: API access is part of the settings. */
+/** The actor's membership in the organization, holding orgSettings: API access is part of the settings. Full sessions only. */
 async function settingsMembership(viewer: Viewer, organizationId: string): Promise<MembershipAccess> {
+  // A key must not mint keys: a credential made from an app session would outlive the one it came in with.
+  assertAccountSession(viewer, 'manage app access');
   const membership = await requireMembership(viewer, organizationId);
   requirePermission(membership, 'orgSettings');
   return membership;

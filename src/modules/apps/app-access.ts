@@ -67,3 +67,15 @@ export async function checkAppAccess(
   if (!LICENSED_STATUSES.includes(registration.organization.subscriptionStatus)) return LICENSE_INACTIVE;
   return null;
 }
+
+/**
+ * The organization an app sign-in session still acts in, checked on every request: null once its registration is
+ * revoked, its user has left the organization or the registration's groups, or the subscription has lapsed. The
+ * source address is checked at sign-in only.
+ */
+export async function appSessionOrganization(services: Services, input: { apiRegistrationId: string; userId: string }): Promise<string | null> {
+  const registration = await services.db.apiRegistration.findUnique({ where: { id: input.apiRegistrationId }, select: { organizationId: true } });
+  if (!registration) return null;
+  const denial = await checkAppAccess(services, { apiRegistrationId: input.apiRegistrationId, userId: input.userId, ip: undefined, checkSource: false });
+  return denial ? null : registration.organizationId;
+}

@@ -45,6 +45,8 @@ export const AuthPayload = builder.objectRef<IssuedSession>('AuthPayload').imple
 
 // Memberships and identities reach beyond one package, so a sender or signer session does not see them.
 const isSelf = (user: { id: string }, _args: unknown, context: Context) => (user.id === context.viewer?.userId ? { signedIn: true } : false);
+/** An app sign-in session sees only what lies in its organization, of its own account too. */
+const inScope = (context: Context) => (context.viewer?.organizationScope ? { organizationId: context.viewer.organizationScope } : {});
 
 builder.prismaObject('User', {
   fields: (t) => ({
@@ -53,11 +55,15 @@ builder.prismaObject('User', {
     name: t.exposeString('name'),
     roles: t.expose('roles', { type: [PlatformRoleEnum], description: 'Platform roles; one account may hold several.' }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
-    memberships: t.relation('memberships', { authScopes: isSelf, description: 'Only on your own account, in a full session.' }),
+    memberships: t.relation('memberships', {
+      authScopes: isSelf,
+      description: "Only on your own account, in a full session; an app sign-in session sees its organization's only.",
+      query: (_args, context) => ({ where: inScope(context) }),
+    }),
     identities: t.relation('identities', {
       authScopes: isSelf,
       description: 'Signing identities linked to your account (only on your own account, in a full session).',
-      query: { where: { revokedAt: null }, orderBy: { linkedAt: 'asc' } },
+      query: (_args, context) => ({ where: { revokedAt: null, ...inScope(context) }, orderBy: { linkedAt: 'asc' } }),
     }),
   }),
 });

@@ -2,6 +2,7 @@ import type { PlatformRole, SessionKind } from '../../generated/prisma/enums.ts'
 import type { Services } from '../../graphql/context.ts';
 import { AppError } from '../../lib/errors.ts';
 import { verifyAccessToken } from './access-token.ts';
+import { appSessionOrganization } from '../apps/app-access.ts';
 import { loadMemberships, type MembershipAccess } from './permissions.ts';
 
 /** The signed-in account behind a request. */
@@ -74,9 +75,6 @@ export function sessionUsable(
   return !session.revokedAt && session.expiresAt > now && !session.user.disabledAt && !session.apiRegistration?.disabledAt && !session.oauthToken?.revokedAt;
 }
 
-/** Matches no organization: the confinement of an app session whose registration is gone. */
-const NO_ORGANIZATION = '00000000-0000-0000-0000-000000000000';
-
 /**
  * The account itself (its password, its other sessions, minting tokens that become sessions) belongs to the
  * person, not to scripts that may run as them: an app sign-in session is refused with APP_SESSION.
@@ -119,15 +117,17 @@ export async function authenticate(services: Services, token: string | null): Pr
       oauthTokenId: true,
     },
   });
-  if (!session || session.userId !== claims.userId) throw invalidSession();
-  // Only app sign-in sessions pay for their credentials' lookup; every other session is the two reads above.
-  const [apiRegistration, oauthToken] = await Promise.all([
-    session.apiRegistrationId
-      ? services.db.apiRegistration.findUnique({ where: { id: session.apiRegistrationId }, select: { organizationId: true, disabledAt: true } })
-      : null,
-    session.oauthTokenId ? services.db.authToken.findUnique({ where: { id: session.oauthTokenId }, select: { revokedAt: true } }) : null,
-  ]);
-  if (!sessionUsable({ ...session, apiRegistration, oauthToken }, now)) throw invalidSession();
+  if (!session || session.userId !== claims.userId || !sessionUsable(session, now)) throw invalidSession();
+  // Only app sign-in sessions pay for re-checking their credentials; every other session is the two reads above.
+  let organizationScope: string | null = null;
+  if (session.kind === 'APP_SIGN_IN') {
+    const [standing, oauthToken] = await Promise.all([
+      session.apiRegistrationId ? appSessionOrganization(services, { apiRegistrationId: session.apiRegistrationId, userId: session.userId }) : null,
+      session.oauthTokenId ? services.db.authToken.findUnique({ where: { id: session.oauthTokenId }, select: { revokedAt: true } }) : null,
+    ]);
+    if (!standing || (session.oauthTokenId && (!oauthToken || oauthToken.revokedAt))) throw invalidSession();
+    organizationScope = standing;
+  }
   if (now.getTime() - session.lastSeenAt.getTime() > LAST_SEEN_GRANULARITY_MS) {
     await services.db.loginSession.update({ where: { id: claims.sessionId }, data: { lastSeenAt: now } });
   }
@@ -135,7 +135,6 @@ export async function authenticate(services: Services, token: string | null): Pr
   // An app sign-in session acts only inside the organization of its API registration and never as a platform
   // admin: a key holder who may run as someone reaches what that person can do there, not their other
   // organizations. MANAGER and SIGNER stay: they only ever count together with a membership or identity.
-  const organizationScope = session.kind === 'APP_SIGN_IN' ? (apiRegistration?.organizationId ?? NO_ORGANIZATION) : null;
   const accountRoles = organizationScope === null ? session.user.roles : session.user.roles.filter((role) => role !== 'ADMIN');
   const accountMemberships = () =>
     (memberships ??= loadMemberships(services.db, claims.userId).then((all) =>

@@ -6,7 +6,7 @@ import { generateSecret, hashSecret } from '../../lib/tokens.ts';
 import { recordActivity } from '../activity/activity.service.ts';
 import { normaliseEmail } from '../auth/accounts.service.ts';
 import type { ClientInfo } from '../auth/sessions.service.ts';
-import type { Viewer } from '../auth/viewer.ts';
+import { assertAccountSession, type Viewer } from '../auth/viewer.ts';
 import { assertMayGrant, memberOrganizationsWhere, requireMembership, requirePermission } from './organizations.policy.ts';
 import { isUniqueViolation, parseLocationIds } from './organizations.service.ts';
 
@@ -108,6 +108,7 @@ export async function inviteMember<Q extends InvitationQuery>(
  * and a failure leaves the token unused.
  */
 export async function acceptInvitation<Q extends MembershipQuery>(services: Services, input: Actor & { token: string; query?: Q }) {
+  assertAccountSession(input.viewer, 'join organizations');
   if (input.token.length === 0 || input.token.length > 256) throw invalidInvitation();
   const tokenHash = hashSecret(input.token);
   const now = services.clock.now();

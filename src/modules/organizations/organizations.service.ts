@@ -8,7 +8,7 @@ import { integerInRange, optionalText, text } from '../../lib/validate.ts';
 import { recordActivity } from '../activity/activity.service.ts';
 import { PERMISSION_KEYS } from '../auth/permissions.ts';
 import type { ClientInfo } from '../auth/sessions.service.ts';
-import type { Viewer } from '../auth/viewer.ts';
+import { assertAccountSession, type Viewer } from '../auth/viewer.ts';
 import { memberOrganizationsWhere, readableOrganizationsWhere, requireMembership, requirePermission } from './organizations.policy.ts';
 
 type OrganizationQuery = { include?: Prisma.OrganizationInclude; select?: Prisma.OrganizationSelect };
@@ -63,6 +63,7 @@ export async function createOrganization<Q extends OrganizationQuery>(
   services: Services,
   input: { viewer: Viewer; client: ClientInfo; name: string; slug?: string | null; query?: Q },
 ) {
+  assertAccountSession(input.viewer, 'create organizations');
   const name = organizationName(input.name);
   const chosenSlug = input.slug === null || input.slug === undefined ? null : input.slug.trim().toLowerCase();
   if (chosenSlug !== null && !SLUG.test(chosenSlug)) {

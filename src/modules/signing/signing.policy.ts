@@ -64,7 +64,10 @@ const signerIdentitiesCache = new WeakMap<Viewer, Promise<SignerIdentityRef[]>>(
 export function viewerSignerIdentities(db: Db, viewer: Viewer): Promise<SignerIdentityRef[]> {
   let identities = signerIdentitiesCache.get(viewer);
   if (!identities) {
-    identities = db.signingIdentity.findMany({ where: { userId: viewer.userId, kind: 'SIGNER', revokedAt: null }, select: { id: true, email: true } });
+    identities = db.signingIdentity.findMany({
+      where: { userId: viewer.userId, kind: 'SIGNER', revokedAt: null, ...(viewer.organizationScope ? { organizationId: viewer.organizationScope } : {}) },
+      select: { id: true, email: true },
+    });
     signerIdentitiesCache.set(viewer, identities);
   }
   return identities;
@@ -74,7 +77,7 @@ export function viewerSignerIdentities(db: Db, viewer: Viewer): Promise<SignerId
  * The signer slots that belong to the viewer: bound to one of the viewer's active signer identities, or addressed
  * to the email of one. Matching by email at query time is what lets an identity linked after the package was
  * created see it. A signer session has only its own slot, and only while it still belongs to its account; a
- * sender session has none.
+ * sender session has none; an app sign-in session only slots of its organization's packages.
  */
 export async function viewerSignerSlotsWhere(db: Db, viewer: Viewer): Promise<Prisma.PackageSignerWhereInput> {
   const reach = signingReach(viewer);
@@ -85,7 +88,8 @@ export async function viewerSignerSlotsWhere(db: Db, viewer: Viewer): Promise<Pr
   const owned: Prisma.PackageSignerWhereInput = {
     OR: [{ signerIdentityId: { in: identities.map((i) => i.id) } }, ...(emails.length ? [{ email: { in: emails } }] : [])],
   };
-  return reach.kind === 'signer' ? { AND: [{ id: reach.signerId, packageId: reach.packageId }, owned] } : owned;
+  const scoped: Prisma.PackageSignerWhereInput = viewer.organizationScope ? { AND: [{ package: { organizationId: viewer.organizationScope } }, owned] } : owned;
+  return reach.kind === 'signer' ? { AND: [{ id: reach.signerId, packageId: reach.packageId }, scoped] } : scoped;
 }
 
 /** Is this slot the viewer's? The in-memory twin of viewerSignerSlotsWhere, for per-row fields like isMyTurn. */
