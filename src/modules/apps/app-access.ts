@@ -45,7 +45,16 @@ export async function checkAppAccess(
   services: Services,
   input: { apiRegistrationId: string | null; userId: string; ip: string | undefined; checkSource?: boolean },
 ): Promise<AppAccessDenial | null> {
-  if (!input.apiRegistrationId) return INVALID_CREDENTIALS;
+  return (await appAccessStanding(services, input)).denial;
+}
+
+/** checkAppAccess, also naming the registration's organization when access holds. */
+async function appAccessStanding(
+  services: Services,
+  input: { apiRegistrationId: string | null; userId: string; ip: string | undefined; checkSource?: boolean },
+): Promise<{ denial: AppAccessDenial; organizationId?: undefined } | { denial: null; organizationId: string }> {
+  const deny = (denial: AppAccessDenial) => ({ denial });
+  if (!input.apiRegistrationId) return deny(INVALID_CREDENTIALS);
   const registration = await services.db.apiRegistration.findUnique({
     where: { id: input.apiRegistrationId },
     select: {
@@ -56,16 +65,16 @@ export async function checkAppAccess(
       groups: { where: { group: { members: { some: { userId: input.userId } } } }, select: { groupId: true }, take: 1 },
     },
   });
-  if (!registration || registration.disabledAt) return INVALID_CREDENTIALS;
-  if (input.checkSource !== false && !sourceAllowed(registration.allowedSources, input.ip)) return SOURCE_NOT_ALLOWED;
+  if (!registration || registration.disabledAt) return deny(INVALID_CREDENTIALS);
+  if (input.checkSource !== false && !sourceAllowed(registration.allowedSources, input.ip)) return deny(SOURCE_NOT_ALLOWED);
   const member = await services.db.membership.findUnique({
     where: { userId_organizationId: { userId: input.userId, organizationId: registration.organizationId } },
     select: { user: { select: { disabledAt: true } } },
   });
-  if (!member || member.user.disabledAt) return INVALID_CREDENTIALS;
-  if (registration.groups.length === 0) return GROUP_NOT_ALLOWED;
-  if (!LICENSED_STATUSES.includes(registration.organization.subscriptionStatus)) return LICENSE_INACTIVE;
-  return null;
+  if (!member || member.user.disabledAt) return deny(INVALID_CREDENTIALS);
+  if (registration.groups.length === 0) return deny(GROUP_NOT_ALLOWED);
+  if (!LICENSED_STATUSES.includes(registration.organization.subscriptionStatus)) return deny(LICENSE_INACTIVE);
+  return { denial: null, organizationId: registration.organizationId };
 }
 
 /**
@@ -74,8 +83,6 @@ export async function checkAppAccess(
  * source address is checked at sign-in only.
  */
 export async function appSessionOrganization(services: Services, input: { apiRegistrationId: string; userId: string }): Promise<string | null> {
-  const registration = await services.db.apiRegistration.findUnique({ where: { id: input.apiRegistrationId }, select: { organizationId: true } });
-  if (!registration) return null;
-  const denial = await checkAppAccess(services, { apiRegistrationId: input.apiRegistrationId, userId: input.userId, ip: undefined, checkSource: false });
-  return denial ? null : registration.organizationId;
+  const standing = await appAccessStanding(services, { apiRegistrationId: input.apiRegistrationId, userId: input.userId, ip: undefined, checkSource: false });
+  return standing.organizationId ?? null;
 }
