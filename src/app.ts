@@ -16,6 +16,7 @@ import { schema } from './graphql/schema.ts';
 import { useValidationErrorStatus } from './graphql/validation-status.ts';
 import { CSRF_HEADER, useCsrfPrevention } from './http/csrf.ts';
 import { handleHealth, handleReadiness } from './http/health.ts';
+import { createSecurityHeaders } from './http/security-headers.ts';
 import { notFound, sendError, sendJson } from './http/respond.ts';
 import { systemClock, type Clock } from './lib/clock.ts';
 import { AppError } from './lib/errors.ts';
@@ -132,6 +133,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   const pendingCookies = new WeakMap<Request, string[]>();
 
   const production = config.env === 'production';
+  const securityHeaders = createSecurityHeaders(config);
   const plugins: Plugin[] = [
     EnvelopArmorPlugin({
       maxDepth: { n: config.limits.depth, ignoreIntrospection: true, ...reportAsValidationError },
@@ -144,6 +146,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     }) as Plugin,
     useValidationErrorStatus(),
     useCsrfPrevention(),
+    securityHeaders.yogaPlugin(),
     {
       onResponse({ request, response }) {
         for (const cookie of pendingCookies.get(request) ?? []) response.headers.append('Set-Cookie', cookie);
@@ -195,6 +198,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     const incoming = req.headers['x-request-id'];
     const requestId = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     res.setHeader('X-Request-Id', requestId);
+    securityHeaders.apply(res);
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     res.on('finish', () => {
       const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
@@ -206,6 +210,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       else res.destroy();
     });
   });
+  securityHeaders.guardUpgradeRefusals(server);
   server.requestTimeout = 30_000;
   server.headersTimeout = 15_000;
 
