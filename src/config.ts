@@ -76,6 +76,7 @@ const environmentSchema = z.object({
   JWT_SIGNING_KEYS: z.string().trim().optional(),
   PASSWORD_RESET_TTL_SECONDS: integer(60, 86_400).default(1800),
   AUTH_TOKEN_TTL_SECONDS: integer(60, 86_400).default(1800),
+  LIMITED_SESSION_MAX_SECONDS: integer(60, 86_400).default(4 * 3600),
   SIGN_IN_FAILURES_PER_ACCOUNT: integer(1, 1000).default(5),
   SIGN_IN_FAILURES_PER_ADDRESS: integer(1, 10_000).default(30),
   SIGN_IN_FAILURE_WINDOW_SECONDS: integer(10, 86_400).default(900),
@@ -134,6 +135,8 @@ export interface Config {
     passwordResetTtlSeconds: number;
     /** Lifetime of signing authentication tokens (user, sender and signer tokens). */
     authTokenTtlSeconds: number;
+    /** Longest life of a sender or signer token session (which also ends when its package closes). */
+    limitedSessionMaxSeconds: number;
     signInFailuresPerAccount: number;
     signInFailuresPerAddress: number;
     signInFailureWindowSeconds: number;
@@ -226,6 +229,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       signingKeys: e.JWT_SIGNING_KEYS,
       passwordResetTtlSeconds: e.PASSWORD_RESET_TTL_SECONDS,
       authTokenTtlSeconds: e.AUTH_TOKEN_TTL_SECONDS,
+      limitedSessionMaxSeconds: e.LIMITED_SESSION_MAX_SECONDS,
       signInFailuresPerAccount: e.SIGN_IN_FAILURES_PER_ACCOUNT,
       signInFailuresPerAddress: e.SIGN_IN_FAILURES_PER_ADDRESS,
       signInFailureWindowSeconds: e.SIGN_IN_FAILURE_WINDOW_SECONDS,

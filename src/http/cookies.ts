@@ -20,7 +20,8 @@ interface CookieOptions {
   sameSite: 'Strict' | 'Lax';
 }
 
-function serialise(config: Config, name: string, value: string, options: CookieOptions): string {
+/** One Set-Cookie value: always HttpOnly, `Secure` when COOKIE_SECURE. */
+export function serialise(config: Config, name: string, value: string, options: CookieOptions): string {
   return [
     `${name}=${value}`,
     `Path=${options.path}`,
@@ -31,14 +32,27 @@ function serialise(config: Config, name: string, value: string, options: CookieO
   ].join('; ');
 }
 
+/** Whole seconds from `now` until `expiresAt` (rounded up, so a cookie never dies before its token), at most `cap`. */
+const secondsUntil = (expiresAt: Date, now: Date, cap: number) => Math.max(0, Math.min(cap, Math.ceil((expiresAt.getTime() - now.getTime()) / 1000)));
+
 /**
  * The browser form of a session: the access JWT for every API call, and the refresh token only for /graphql
- * (where refreshSession lives). Both HttpOnly, so page scripts never see them.
+ * (where refreshSession lives). Both HttpOnly, so page scripts never see them. Each cookie lives as long as its
+ * token, so a session cut short (a sender or signer session) leaves no cookie behind it.
  */
-export function sessionCookies(config: Config, session: { accessToken: string; refreshToken: string }): string[] {
+export function sessionCookies(
+  config: Config,
+  session: { accessToken: string; accessTokenExpiresAt: Date; refreshToken: string; refreshTokenExpiresAt: Date },
+  now: Date,
+): string[] {
+  const { accessTokenTtlSeconds, refreshTokenTtlSeconds } = config.auth;
   return [
-    serialise(config, ACCESS_COOKIE, session.accessToken, { maxAgeSeconds: config.auth.accessTokenTtlSeconds, path: '/', sameSite: 'Lax' }),
-    serialise(config, REFRESH_COOKIE, session.refreshToken, { maxAgeSeconds: config.auth.refreshTokenTtlSeconds, path: '/graphql', sameSite: 'Strict' }),
+    serialise(config, ACCESS_COOKIE, session.accessToken, { maxAgeSeconds: secondsUntil(session.accessTokenExpiresAt, now, accessTokenTtlSeconds), path: '/', sameSite: 'Lax' }),
+    serialise(config, REFRESH_COOKIE, session.refreshToken, {
+      maxAgeSeconds: secondsUntil(session.refreshTokenExpiresAt, now, refreshTokenTtlSeconds),
+      path: '/graphql',
+      sameSite: 'Strict',
+    }),
   ];
 }
 

@@ -52,7 +52,7 @@ async function signAppInRoute(ctx: RestContext): Promise<void> {
   sendJson(ctx.res, 200, user, {
     'X-Access-Token': session.accessToken,
     'X-Access-Token-Expires-At': session.accessTokenExpiresAt.toISOString(),
-    'Set-Cookie': sessionCookies(ctx.services.config, session),
+    'Set-Cookie': sessionCookies(ctx.services.config, session, ctx.services.clock.now()),
   });
 }
 

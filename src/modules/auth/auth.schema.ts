@@ -125,7 +125,7 @@ builder.prismaObject('LoginSession', {
 
 /** Hands a new session to the client: in the answer, and as HttpOnly cookies for browsers. */
 export function withSessionCookies<S extends IssuedSession>(context: Context, session: S): S {
-  context.responseCookies.push(...sessionCookies(context.services.config, session));
+  context.responseCookies.push(...sessionCookies(context.services.config, session, context.services.clock.now()));
   return session;
 }
 

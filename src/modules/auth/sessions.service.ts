@@ -4,6 +4,7 @@ import { AppError } from '../../lib/errors.ts';
 import { generateSecret, hashSecret } from '../../lib/tokens.ts';
 import { recordActivity } from '../activity/activity.service.ts';
 import { issueAccessToken } from './access-token.ts';
+import { isSessionPackageOpen } from './package-sessions.ts';
 import { sessionUsable } from './viewer.ts';
 
 export interface ClientInfo {
@@ -23,20 +24,35 @@ export interface IssuedSession {
 
 type SessionServices = Pick<Services, 'db' | 'clock' | 'config' | 'keys'>;
 
-async function mintAccessToken(services: Pick<Services, 'clock' | 'config' | 'keys'>, userId: string, sessionId: string) {
+/** An access token for the session, expiring after ACCESS_TOKEN_TTL_SECONDS but never after the session itself. */
+async function mintAccessToken(services: Pick<Services, 'clock' | 'config' | 'keys'>, userId: string, sessionId: string, sessionExpiresAt: Date) {
   const now = services.clock.now();
-  const ttl = services.config.auth.accessTokenTtlSeconds;
+  const issuedAt = Math.floor(now.getTime() / 1000);
+  const ttl = Math.max(1, Math.min(services.config.auth.accessTokenTtlSeconds, Math.floor(sessionExpiresAt.getTime() / 1000) - issuedAt));
   const accessToken = await issueAccessToken({ keys: services.keys, issuer: services.config.publicUrl, now, ttlSeconds: ttl }, { userId, sessionId });
-  return { accessToken, accessTokenExpiresAt: new Date(Math.floor(now.getTime() / 1000) * 1000 + ttl * 1000) };
+  return { accessToken, accessTokenExpiresAt: new Date((issuedAt + ttl) * 1000) };
 }
 
-/** Starts a revocable login session with its first refresh token. */
+/**
+ * Starts a revocable login session with its first refresh token. It lasts REFRESH_TOKEN_TTL_SECONDS, or until
+ * `notAfter` when that is sooner (a sender or signer session); refreshing never extends it.
+ */
 export async function startSession(
   services: Pick<Services, 'clock' | 'config' | 'keys'> & { db: Pick<Services['db'], 'loginSession'> },
-  input: { userId: string; kind: SessionKind; client: ClientInfo; packageId?: string; signerId?: string; apiRegistrationId?: string; oauthTokenId?: string },
+  input: {
+    userId: string;
+    kind: SessionKind;
+    client: ClientInfo;
+    packageId?: string;
+    signerId?: string;
+    apiRegistrationId?: string;
+    oauthTokenId?: string;
+    notAfter?: Date;
+  },
 ): Promise<IssuedSession> {
   const now = services.clock.now();
-  const expiresAt = new Date(now.getTime() + services.config.auth.refreshTokenTtlSeconds * 1000);
+  const fullLife = now.getTime() + services.config.auth.refreshTokenTtlSeconds * 1000;
+  const expiresAt = new Date(input.notAfter ? Math.min(fullLife, input.notAfter.getTime()) : fullLife);
   const refreshToken = generateSecret();
   const session = await services.db.loginSession.create({
     data: {
@@ -55,7 +71,13 @@ export async function startSession(
     },
     select: { id: true },
   });
-  return { sessionId: session.id, userId: input.userId, ...(await mintAccessToken(services, input.userId, session.id)), refreshToken, refreshTokenExpiresAt: expiresAt };
+  return {
+    sessionId: session.id,
+    userId: input.userId,
+    ...(await mintAccessToken(services, input.userId, session.id, expiresAt)),
+    refreshToken,
+    refreshTokenExpiresAt: expiresAt,
+  };
 }
 
 const INVALID_REFRESH = () =>
@@ -74,6 +96,8 @@ export async function rotateRefreshToken(services: SessionServices, input: { ref
         select: {
           id: true,
           userId: true,
+          kind: true,
+          packageId: true,
           revokedAt: true,
           expiresAt: true,
           user: { select: { disabledAt: true } },
@@ -90,7 +114,7 @@ export async function rotateRefreshToken(services: SessionServices, input: { ref
     await recordActivity(services.db, { type: 'auth.refresh.reuse', actorUserId: session.userId, subjectUserId: session.userId, ip: input.client.ip, userAgent: input.client.userAgent, data: { sessionId: session.id } });
     throw INVALID_REFRESH();
   }
-  if (!sessionUsable(session, now) || stored.expiresAt <= now) throw INVALID_REFRESH();
+  if (!sessionUsable(session, now) || stored.expiresAt <= now || !(await isSessionPackageOpen(services.db, session, now))) throw INVALID_REFRESH();
 
   const refreshToken = generateSecret();
   const rotated = await services.db.$transaction(async (tx) => {
@@ -108,7 +132,7 @@ export async function rotateRefreshToken(services: SessionServices, input: { ref
   return {
     sessionId: session.id,
     userId: session.userId,
-    ...(await mintAccessToken(services, session.userId, session.id)),
+    ...(await mintAccessToken(services, session.userId, session.id, session.expiresAt)),
     refreshToken,
     refreshTokenExpiresAt: session.expiresAt,
   };

@@ -3,6 +3,7 @@ import type { Services } from '../../graphql/context.ts';
 import { AppError } from '../../lib/errors.ts';
 import { verifyAccessToken } from './access-token.ts';
 import { appSessionOrganization } from '../apps/app-access.ts';
+import { isSessionPackageOpen } from './package-sessions.ts';
 import { loadMemberships, type MembershipAccess } from './permissions.ts';
 
 /** The signed-in account behind a request. */
@@ -118,6 +119,8 @@ export async function authenticate(services: Services, token: string | null): Pr
     },
   });
   if (!session || session.userId !== claims.userId || !sessionUsable(session, now)) throw invalidSession();
+  // A sender or signer session ends with its package (completed, declined, voided or expired): one more read for them.
+  if (!(await isSessionPackageOpen(services.db, session, now))) throw invalidSession();
   // Only app sign-in sessions pay for re-checking their credentials; every other session is the two reads above.
   let organizationScope: string | null = null;
   if (session.kind === 'APP_SIGN_IN') {

@@ -123,7 +123,7 @@ async function confirmRoute(ctx: RestContext): Promise<void> {
       'Cache-Control': 'no-store',
       'Referrer-Policy': 'no-referrer',
       'Content-Length': 0,
-      'Set-Cookie': sessionCookies(config, session),
+      'Set-Cookie': sessionCookies(config, session, ctx.services.clock.now()),
     });
     ctx.res.end();
   } catch (error) {

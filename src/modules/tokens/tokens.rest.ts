@@ -54,17 +54,35 @@ async function exchangeRoute(ctx: RestContext): Promise<void> {
   });
 }
 
-/** GET /auth?authenticationToken=...&target=/path: the browser form; sets the session cookies and redirects (303). */
+/**
+ * Whether another site has the browser load GET /auth as something other than a page (an image, a script, a
+ * frame, a fetch), by the Fetch Metadata headers browsers send. Such a load could not keep the session cookies
+ * (they are SameSite), so it must not spend the token either. Clients that send no such headers are not browsers.
+ */
+function crossSiteSubresource(ctx: RestContext): boolean {
+  const site = ctx.req.headers['sec-fetch-site'];
+  const destination = ctx.req.headers['sec-fetch-dest'];
+  return site === 'cross-site' && destination !== undefined && destination !== 'document';
+}
+
+/**
+ * GET /auth?authenticationToken=...&target=/path: the browser form; sets the session cookies and redirects (303).
+ * The target is settled before the token is spent, so no target can fail the answer after the session exists.
+ */
 async function browserExchangeRoute(ctx: RestContext): Promise<void> {
   const value = ctx.query.get('authenticationToken') ?? '';
   if (!value) throw new AppError('BAD_USER_INPUT', 'authenticationToken is required.', { field: 'authenticationToken' });
+  if (crossSiteSubresource(ctx)) {
+    throw new AppError('FORBIDDEN', 'Open this sign-in link in the browser window itself.', { reason: 'CROSS_SITE_REQUEST' });
+  }
+  const location = safeRedirectTarget(ctx.query.get('target'));
   const session = await exchangeAuthToken(ctx.services, { value, client: ctx.client });
   ctx.res.writeHead(303, {
-    Location: safeRedirectTarget(ctx.query.get('target')),
+    Location: location,
     'Cache-Control': 'no-store',
     'Referrer-Policy': 'no-referrer',
     'Content-Length': 0,
-    'Set-Cookie': sessionCookies(ctx.services.config, session),
+    'Set-Cookie': sessionCookies(ctx.services.config, session, ctx.services.clock.now()),
   });
   ctx.res.end();
 }

@@ -5,6 +5,7 @@ import { AppError } from '../../lib/errors.ts';
 import { isUuid, parseId } from '../../lib/ids.ts';
 import { generateSecret, hashSecret } from '../../lib/tokens.ts';
 import { recordActivity } from '../activity/activity.service.ts';
+import { OPEN_PACKAGE_STATUSES, openPackageWhere, packageSessionEnd } from '../auth/package-sessions.ts';
 import { startSession, type ClientInfo, type IssuedSession } from '../auth/sessions.service.ts';
 import { assertAccountSession, isLimitedSession, limitedSessionError, type Viewer } from '../auth/viewer.ts';
 import { managedPackagesWhere, readablePackagesWhere } from '../signing/signing.policy.ts';
@@ -26,8 +27,11 @@ const SESSION_KIND: Record<string, SessionKind> = {
   SIGNER_SINGLE_USE: 'SIGNER_TOKEN',
 };
 
-/** Package states in which a token may be issued and exchanged: a sender may also prepare a draft. */
-const LIVE_STATUSES: Record<'sender' | 'signer', PackageStatus[]> = { sender: ['DRAFT', 'SENT'], signer: ['SENT'] };
+/** Package states in which a token may be issued and exchanged: those in which its session lives. */
+const LIVE_STATUSES: Record<'sender' | 'signer', readonly PackageStatus[]> = {
+  sender: OPEN_PACKAGE_STATUSES.SENDER_TOKEN!,
+  signer: OPEN_PACKAGE_STATUSES.SIGNER_TOKEN!,
+};
 
 const TOKEN_PURPOSES = Object.keys(SESSION_KIND) as TokenPurpose[];
 
@@ -43,16 +47,13 @@ export interface IssuedAuthToken {
 
 const liveStatusesFor = (purpose: TokenPurpose) => (purpose === 'SENDER_AUTH' ? LIVE_STATUSES.sender : LIVE_STATUSES.signer);
 
-/** The package's own expiry counts as expired even before a sweep sets its status. */
-const notExpired = (now: Date): Prisma.SigningPackageWhereInput => ({ OR: [{ expiresAt: null }, { expiresAt: { gt: now } }] });
-
 function requiredString(value: string | null | undefined, field: string): string {
   if (typeof value !== 'string' || value.trim() === '') throw new AppError('BAD_USER_INPUT', `${field} is required.`, { field });
   return value.trim();
 }
 
 /** The package the viewer manages, live for this kind of token. Not readable: NOT_FOUND; readable only: FORBIDDEN. */
-async function managedLivePackage(services: Services, viewer: Viewer, packageId: string, statuses: PackageStatus[]) {
+async function managedLivePackage(services: Services, viewer: Viewer, packageId: string, statuses: readonly PackageStatus[]) {
   const id = parseId(packageId, 'packageId');
   const pkg = await services.db.signingPackage.findFirst({
     where: { AND: [{ id }, await managedPackagesWhere(viewer)] },
@@ -176,7 +177,17 @@ export async function exchangeAuthToken(services: Services, input: { value: stri
   const stored = input.value
     ? await services.db.authToken.findUnique({
         where: { tokenHash: hashSecret(input.value) },
-        select: { id: true, purpose: true, userId: true, organizationId: true, packageId: true, signerId: true, maxUses: true, user: { select: { disabledAt: true } } },
+        select: {
+          id: true,
+          purpose: true,
+          userId: true,
+          organizationId: true,
+          packageId: true,
+          signerId: true,
+          maxUses: true,
+          user: { select: { disabledAt: true } },
+          package: { select: { expiresAt: true } },
+        },
       })
     : null;
   const fail = async (reason: string) => {
@@ -194,7 +205,7 @@ export async function exchangeAuthToken(services: Services, input: { value: stri
   if (!stored || !TOKEN_PURPOSES.includes(stored.purpose) || !stored.userId) throw await fail('unknown');
   if (stored.user?.disabledAt) throw await fail('user_disabled');
   const packageLive: Prisma.AuthTokenWhereInput = stored.packageId
-    ? { package: { is: { AND: [{ status: { in: liveStatusesFor(stored.purpose) } }, notExpired(now)] } } }
+    ? { package: { is: openPackageWhere(liveStatusesFor(stored.purpose), now) } }
     : {};
   const signerPresent: Prisma.AuthTokenWhereInput = stored.signerId ? { signer: { isNot: null } } : {};
   const singleUse = stored.maxUses !== null;
@@ -208,6 +219,10 @@ export async function exchangeAuthToken(services: Services, input: { value: stri
     userId: stored.userId,
     kind: sessionKind,
     client: input.client,
+    // A sender or signer session lives a few hours at most, and never past its package's own expiry.
+    ...(stored.packageId
+      ? { notAfter: packageSessionEnd(now, services.config.auth.limitedSessionMaxSeconds, stored.package?.expiresAt ?? null) }
+      : {}),
     ...(stored.packageId ? { packageId: stored.packageId } : {}),
     ...(stored.signerId ? { signerId: stored.signerId } : {}),
   });
@@ -224,9 +239,13 @@ export async function exchangeAuthToken(services: Services, input: { value: stri
   return { ...session, sessionKind };
 }
 
-/** Where GET /auth may send the browser: a same-origin path (one leading `/`, no backslashes); otherwise `/`. */
+/**
+ * Where GET /auth may send the browser: a same-origin path (one leading `/`, no backslashes) written in printable
+ * ASCII, so it always fits a Location header; anything else (off-site, control or non-ASCII characters such as
+ * U+2028 or U+3002, spaces) is `/`.
+ */
 export function safeRedirectTarget(target: string | null): string {
-  if (!target || !target.startsWith('/') || target.startsWith('//') || /[\\\u0000-\u001f\u007f]/.test(target)) return '/';
+  if (!target || !target.startsWith('/') || target.startsWith('//') || /[^\x21-\x7e]|\\/.test(target)) return '/';
   try {
     const base = new URL('http://same.origin');
     return new URL(target, base).origin === base.origin ? target : '/';
