@@ -1,19 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
-import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
 import { useServer } from 'graphql-ws/use/ws';
-import type { ExecutionArgs, GraphQLError, ValidationContext, execute, subscribe } from 'graphql';
+import { GraphQLError, type ExecutionArgs, type ValidationContext, type execute, type subscribe } from 'graphql';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 import type { Config } from './config.ts';
 import { openDatabase, type Database } from './db/client.ts';
 import { applyMigrations } from './db/migrator.ts';
 import type { Context, Services } from './graphql/context.ts';
-import { createErrorMasker } from './graphql/errors.ts';
+import { createErrorMasker, toGraphQLError } from './graphql/errors.ts';
+import { useNoIntrospection } from './graphql/introspection.ts';
 import { schema } from './graphql/schema.ts';
 import { useValidationErrorStatus } from './graphql/validation-status.ts';
+import { useSafeVariableErrors } from './graphql/variable-errors.ts';
 import { CSRF_HEADER, useCsrfPrevention } from './http/csrf.ts';
 import { handleHealth, handleReadiness } from './http/health.ts';
 import { createSecurityHeaders } from './http/security-headers.ts';
@@ -25,6 +27,7 @@ import { authenticate, bearerToken } from './modules/auth/viewer.ts';
 import { createEventBus } from './realtime/event-bus.ts';
 import { withActivityPublishing } from './realtime/publish.ts';
 import { SessionGuard } from './realtime/session-guard.ts';
+import { CLOSE_TOO_MANY_CONNECTIONS, refuseUpgrade, WebSocketLimits } from './realtime/websocket-limits.ts';
 import { createMailer, type Mailer } from './modules/mail/mailer.ts';
 import { createRateLimiter, DatabaseRateLimiter } from './lib/rate-limit.ts';
 import { verifyDummyPassword } from './lib/password.ts';
@@ -133,6 +136,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   const pendingCookies = new WeakMap<Request, string[]>();
 
   const production = config.env === 'production';
+  const maskError = createErrorMasker(logger);
   const securityHeaders = createSecurityHeaders(config);
   const plugins: Plugin[] = [
     EnvelopArmorPlugin({
@@ -145,6 +149,8 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       blockFieldSuggestion: { enabled: production },
     }) as Plugin,
     useValidationErrorStatus(),
+    // Before masking, so the masker (and the log) never see a variable's value.
+    useSafeVariableErrors({ suggestions: !production }),
     useCsrfPrevention(),
     securityHeaders.yogaPlugin(),
     {
@@ -153,7 +159,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       },
     },
   ];
-  if (production) plugins.push(useDisableIntrospection());
+  if (production) plugins.push(useNoIntrospection());
 
   const yoga = createYoga<ServerContext, Context>({
     schema,
@@ -162,7 +168,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     landingPage: false,
     batching: false,
     logging: yogaLogger(logger),
-    maskedErrors: { maskError: createErrorMasker(logger) },
+    maskedErrors: { maskError: maskError },
     plugins,
     cors: (request) => {
       const origin = request.headers.get('origin');
@@ -231,47 +237,66 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     notFound(res);
   }
 
-  const wsServer = new WebSocketServer({ server, path: '/graphql', maxPayload: config.limits.bodyBytes });
-  const sessionGuard = new SessionGuard({
-    db: database.prisma,
-    clock,
-    intervalMs: config.realtime.sessionCheckMs,
-    onError: (error) => logger.warn({ err: error }, 'WebSocket session check failed'),
+  const wsServer = new WebSocketServer({ noServer: true, path: '/graphql', maxPayload: config.limits.bodyBytes });
+  const wsLimits = new WebSocketLimits(config.realtime);
+  // Counted before the handshake, so a client over its limit costs no WebSocket at all.
+  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (wsServer.shouldHandle(req) && !wsLimits.admitAddress(clientAddress(req, config.trustProxy), socket)) {
+      refuseUpgrade(socket, new AppError('RATE_LIMITED', 'Too many WebSocket connections from this address.', { reason: 'TOO_MANY_CONNECTIONS' }));
+      return;
+    }
+    wsServer.handleUpgrade(req, socket, head, (ws) => wsServer.emit('connection', ws, req));
   });
   const wsDisposable = useServer<Record<string, unknown>>(
     {
       execute: (args) => withActivityPublishing(publishing, async () => (args.rootValue as EnvelopedRoot).execute(args)) as ReturnType<typeof execute>,
       subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as ReturnType<typeof subscribe>,
+      connectionInitWaitTimeout: config.realtime.connectionInitTimeoutMs,
       // A connection that presents a token must present a valid one (else 4403); it is then watched until it
-      // expires or its session ends (4401). Connections without a token stay anonymous.
+      // expires or its session ends (4401). Connections without a token stay anonymous. A session may hold only
+      // so many connections (else 4429).
       onConnect: async (ctx) => {
+        let viewer: Awaited<ReturnType<typeof authenticate>>;
         try {
-          const viewer = await authenticate(services, bearerToken(connectionAuthorization(ctx.connectionParams)));
-          if (viewer) sessionGuard.watch(ctx.extra.socket, { sessionId: viewer.sessionId, expiresAt: viewer.accessTokenExpiresAt });
-          return true;
+          viewer = await authenticate(services, bearerToken(connectionAuthorization(ctx.connectionParams)));
         } catch {
           return false;
         }
+        if (!viewer) return true;
+        if (!wsLimits.admitSession(viewer.sessionId, ctx.extra.socket)) {
+          ctx.extra.socket.close(CLOSE_TOO_MANY_CONNECTIONS, 'Too many connections for this session');
+          return false;
+        }
+        sessionGuard.watch(ctx.extra.socket, { sessionId: viewer.sessionId, expiresAt: viewer.accessTokenExpiresAt });
+        return true;
       },
+      // Whatever fails here (a syntax error, the token limit, the context) answers this operation with an `error`
+      // message; thrown, it would close the whole connection and every other operation on it.
       onSubscribe: async (ctx, _id, payload) => {
-        const enveloped = yoga.getEnveloped({
-          requestId: randomUUID(),
-          req: ctx.extra.request,
-          connectionParams: ctx.connectionParams,
-          transport: 'ws',
-          params: payload,
-        });
-        const document = enveloped.parse(payload.query);
-        const errors = enveloped.validate(enveloped.schema, document);
-        if (errors.length) return errors;
-        return {
-          schema: enveloped.schema,
-          document,
-          operationName: payload.operationName,
-          variableValues: payload.variables,
-          contextValue: await enveloped.contextFactory(),
-          rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe },
-        };
+        if (!wsLimits.allowsOperations(Object.keys(ctx.subscriptions).length)) return [toGraphQLError(wsLimits.tooManyOperations())];
+        try {
+          const enveloped = yoga.getEnveloped({
+            requestId: randomUUID(),
+            req: ctx.extra.request,
+            connectionParams: ctx.connectionParams,
+            transport: 'ws',
+            params: payload,
+          });
+          const document = enveloped.parse(payload.query);
+          const errors = enveloped.validate(enveloped.schema, document);
+          if (errors.length) return errors;
+          return {
+            schema: enveloped.schema,
+            document,
+            operationName: payload.operationName,
+            variableValues: payload.variables,
+            contextValue: await enveloped.contextFactory(),
+            rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe },
+          };
+        } catch (error) {
+          const masked = maskError(error);
+          return [masked instanceof GraphQLError ? masked : new GraphQLError('Unexpected error.')];
+        }
       },
     },
     wsServer,

@@ -85,6 +85,10 @@ const environmentSchema = z.object({
   MAIL_FROM: z.string().trim().min(3, 'must be a sender address such as "Safeclose <no-reply@example.com>"').default('Safeclose <no-reply@safeclose.local>'),
   COOKIE_SECURE: boolean.optional(),
   WS_SESSION_CHECK_MS: integer(100, 300_000).default(5000),
+  WS_MAX_CONNECTIONS_PER_ADDRESS: integer(1, 100_000).default(50),
+  WS_MAX_CONNECTIONS_PER_SESSION: integer(1, 10_000).default(10),
+  WS_MAX_SUBSCRIPTIONS_PER_CONNECTION: integer(1, 10_000).default(50),
+  WS_CONNECTION_INIT_TIMEOUT_MS: integer(100, 60_000).default(3000),
   PORTAL_HOME_URL: url(['http:', 'https:']).optional(),
   MAGIC_LINK_TTL_SECONDS: integer(60, 86_400).default(3600),
   MAGIC_LINKS_PER_PARTNER: integer(1, 1_000_000).default(300),
@@ -147,6 +151,14 @@ export interface Config {
   realtime: {
     /** How often open WebSocket connections have their sessions re-checked (revocation closes them with 4401). */
     sessionCheckMs: number;
+    /** Open WebSockets per client address (over it, the upgrade is refused with 429). */
+    maxConnectionsPerAddress: number;
+    /** Open WebSockets per session (over it, closed with 4429 at connection_init). */
+    maxConnectionsPerSession: number;
+    /** Operations running at once on one WebSocket, subscriptions included (over it, an error for that operation). */
+    maxSubscriptionsPerConnection: number;
+    /** A WebSocket that has not sent connection_init by then is closed with 4408. */
+    connectionInitTimeoutMs: number;
   };
   magicLinks: {
     /** Where a confirmed magic link sends the browser (PORTAL_HOME_URL, default `${PUBLIC_URL}/`). */
@@ -237,7 +249,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       passwordResetWindowSeconds: e.PASSWORD_RESET_WINDOW_SECONDS,
       cookieSecure: e.COOKIE_SECURE ?? e.NODE_ENV === 'production',
     },
-    realtime: { sessionCheckMs: e.WS_SESSION_CHECK_MS },
+    realtime: {
+      sessionCheckMs: e.WS_SESSION_CHECK_MS,
+      maxConnectionsPerAddress: e.WS_MAX_CONNECTIONS_PER_ADDRESS,
+      maxConnectionsPerSession: e.WS_MAX_CONNECTIONS_PER_SESSION,
+      maxSubscriptionsPerConnection: e.WS_MAX_SUBSCRIPTIONS_PER_CONNECTION,
+      connectionInitTimeoutMs: e.WS_CONNECTION_INIT_TIMEOUT_MS,
+    },
     magicLinks: {
       portalHomeUrl: e.PORTAL_HOME_URL ?? `${publicUrl}/`,
       ttlSeconds: e.MAGIC_LINK_TTL_SECONDS,
