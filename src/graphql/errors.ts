@@ -16,7 +16,7 @@ export function httpExtension(error: AppError): { status: number; headers?: Reco
  * Codes that describe the whole request rather than one field: the HTTP status follows them (401, 403, 429, 503).
  * Field-level outcomes (NOT_FOUND, BAD_USER_INPUT, CONFLICT) stay in a 200 response beside any data.
  */
-const REQUEST_LEVEL_CODES = new Set(['UNAUTHENTICATED', 'FORBIDDEN', 'RATE_LIMITED', 'DATABASE_UNAVAILABLE']);
+const REQUEST_LEVEL_CODES = new Set(['UNAUTHENTICATED', 'FORBIDDEN', 'RATE_LIMITED', 'DATABASE_UNAVAILABLE', 'OVERLOADED']);
 
 export function toGraphQLError(error: AppError, source?: GraphQLError): GraphQLError {
   return new GraphQLError(error.message, {

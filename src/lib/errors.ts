@@ -10,6 +10,8 @@ export const ERROR_CODES = {
   CONFLICT: 409,
   RATE_LIMITED: 429,
   DATABASE_UNAVAILABLE: 503,
+  /** Too much expensive work (password hashing) is already queued; retry after `Retry-After`. */
+  OVERLOADED: 503,
   INTERNAL: 500,
 } as const;
 
@@ -20,7 +22,7 @@ export interface AppErrorOptions {
   reason?: string;
   /** The input field at fault, for BAD_USER_INPUT. */
   field?: string;
-  /** Seconds until a retry may succeed (RATE_LIMITED, DATABASE_UNAVAILABLE). */
+  /** Seconds until a retry may succeed (RATE_LIMITED, DATABASE_UNAVAILABLE, OVERLOADED). */
   retryAfterSeconds?: number;
   /** An HTTP status finer than the code's own (413, 411, 410, ...). */
   status?: number;

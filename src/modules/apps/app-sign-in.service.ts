@@ -1,6 +1,6 @@
 import type { Services } from '../../graphql/context.ts';
 import { AppError } from '../../lib/errors.ts';
-import { verifyDummyPassword, verifyPassword } from '../../lib/password.ts';
+import { withPasswordWork } from '../../lib/password.ts';
 import { hashSecret } from '../../lib/tokens.ts';
 import { recordActivity } from '../activity/activity.service.ts';
 import { countPasswordAttempt } from '../auth/accounts.service.ts';
@@ -151,14 +151,18 @@ export async function signInWithApiKey(services: Services, input: { credentials:
   if (!user) return deny(services, input.client, INVALID_CREDENTIALS, facts);
   const denial = await checkAppAccess(services, { apiRegistrationId: registration.id, userId: user.id, ip: input.client.ip });
   if (denial) return deny(services, input.client, denial, { ...facts, userId: user.id });
-  if (input.credentials.password !== undefined) {
-    const { results } = await countPasswordAttempt(services, email, input.client);
-    const over = results.filter((result) => !result.allowed);
-    if (over.length > 0) {
-      throw new AppError('RATE_LIMITED', 'Too many sign-in attempts. Try again later.', { retryAfterSeconds: Math.max(...over.map((r) => r.retryAfterSeconds)) });
-    }
-    // Users without a password cost a full verification too.
-    const valid = user.passwordHash ? (await verifyPassword(user.passwordHash, input.credentials.password)).valid : (await verifyDummyPassword(input.credentials.password), false);
+  const password = input.credentials.password;
+  if (password !== undefined) {
+    // Admitted to the password-hashing queue before the attempt counts: a 503 OVERLOADED costs the caller no attempt.
+    const valid = await withPasswordWork(async (passwords) => {
+      const { results } = await countPasswordAttempt(services, email, input.client);
+      const over = results.filter((result) => !result.allowed);
+      if (over.length > 0) {
+        throw new AppError('RATE_LIMITED', 'Too many sign-in attempts. Try again later.', { retryAfterSeconds: Math.max(...over.map((r) => r.retryAfterSeconds)) });
+      }
+      // Users without a password cost a full verification too.
+      return user.passwordHash ? (await passwords.verify(user.passwordHash, password)).valid : (await passwords.verifyDummy(password), false);
+    });
     if (!valid) return deny(services, input.client, INVALID_CREDENTIALS, { ...facts, userId: user.id });
   }
   return openAppSession(services, { userId: user.id, organizationId: registration.organizationId, apiRegistrationId: registration.id, method, client: input.client });

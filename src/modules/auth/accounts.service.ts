@@ -1,7 +1,7 @@
 import type { Prisma } from '../../generated/prisma/client.ts';
 import type { Services } from '../../graphql/context.ts';
 import { AppError } from '../../lib/errors.ts';
-import { checkPasswordPolicy, hashPassword, verifyDummyPassword, verifyPassword } from '../../lib/password.ts';
+import { checkPasswordPolicy, hashPassword, withPasswordWork, type PasswordWork } from '../../lib/password.ts';
 import type { RateLimitResult } from '../../lib/rate-limit.ts';
 import { generateSecret, hashSecret } from '../../lib/tokens.ts';
 import { text } from '../../lib/validate.ts';
@@ -67,9 +67,15 @@ export async function countPasswordAttempt(services: Pick<Services, 'config' | '
  * so aliased or concurrent attempts are counted one by one: the account from this address (the tight limit, so an
  * attacker elsewhere cannot lock the owner out), the account from anywhere (ten times looser, against spraying
  * from many addresses) and the address across accounts. Over any limit the answer is 429 whether or not the
- * account exists or the password is right; a success clears the account's counters.
+ * account exists or the password is right; a success clears the account's counters. When password hashing is
+ * saturated the answer is 503 OVERLOADED, given before the attempt counts or any account is read: the same for
+ * every email, and no attempt lost.
  */
-export async function signIn(services: Services, input: { email: string; password: string; client: ClientInfo }): Promise<IssuedSession> {
+export function signIn(services: Services, input: { email: string; password: string; client: ClientInfo }): Promise<IssuedSession> {
+  return withPasswordWork((passwords) => signInAdmitted(services, passwords, input));
+}
+
+async function signInAdmitted(services: Services, passwords: PasswordWork, input: { email: string; password: string; client: ClientInfo }): Promise<IssuedSession> {
   const email = input.email.trim().toLowerCase();
   const { accountHere, accountAnywhere, results } = await countPasswordAttempt(services, email, input.client);
   if (results.some((r) => !r.allowed)) {
@@ -78,7 +84,7 @@ export async function signIn(services: Services, input: { email: string; passwor
   }
 
   const user = EMAIL.test(email) ? await services.db.user.findUnique({ where: { email }, select: { id: true, passwordHash: true, disabledAt: true } }) : null;
-  const check = user?.passwordHash ? await verifyPassword(user.passwordHash, input.password) : (await verifyDummyPassword(input.password), { valid: false, needsRehash: false });
+  const check = user?.passwordHash ? await passwords.verify(user.passwordHash, input.password) : (await passwords.verifyDummy(input.password), { valid: false, needsRehash: false });
   if (!user || !check.valid || user.disabledAt) {
     await recordActivity(services.db, {
       type: 'auth.sign_in.failure',
@@ -90,7 +96,7 @@ export async function signIn(services: Services, input: { email: string; passwor
     throw invalidCredentials();
   }
   if (check.needsRehash) {
-    await services.db.user.update({ where: { id: user.id }, data: { passwordHash: await hashPassword(input.password) } });
+    await services.db.user.update({ where: { id: user.id }, data: { passwordHash: await passwords.hash(input.password) } });
   }
   await Promise.all([services.rateLimiter.reset(accountHere), services.rateLimiter.reset(accountAnywhere)]);
   const session = await startSession(services, { userId: user.id, kind: 'PASSWORD', client: input.client });
@@ -166,20 +172,24 @@ export async function resetPassword(services: Services, input: { token: string; 
   await recordActivity(services.db, { type: 'auth.password_reset.completed', actorUserId: userId, subjectUserId: userId, ip: input.client.ip, userAgent: input.client.userAgent });
 }
 
-/** Changes the password of the signed-in account and ends its other sessions. */
+/** Changes the password of the signed-in account and ends its other sessions (503 OVERLOADED before the attempt counts). */
 export async function changePassword(services: Services, input: { viewer: Viewer; currentPassword: string; newPassword: string; client: ClientInfo }): Promise<void> {
   assertAccountSession(input.viewer, 'change the password');
   checkPasswordPolicy(input.newPassword);
+  return withPasswordWork((passwords) => changePasswordAdmitted(services, passwords, input));
+}
+
+async function changePasswordAdmitted(services: Services, passwords: PasswordWork, input: { viewer: Viewer; currentPassword: string; newPassword: string; client: ClientInfo }): Promise<void> {
   const { auth } = services.config;
   const attempt = await services.rateLimiter.hit(`password-change:${input.viewer.userId}`, { limit: auth.signInFailuresPerAccount, windowSeconds: auth.signInFailureWindowSeconds });
   if (!attempt.allowed) throw rateLimited([attempt]);
   const user = await services.db.user.findUniqueOrThrow({ where: { id: input.viewer.userId }, select: { passwordHash: true } });
-  const check = user.passwordHash ? await verifyPassword(user.passwordHash, input.currentPassword) : { valid: false };
+  const check = user.passwordHash ? await passwords.verify(user.passwordHash, input.currentPassword) : { valid: false };
   if (!check.valid) {
     throw new AppError('BAD_USER_INPUT', 'The current password is incorrect.', { field: 'currentPassword', reason: 'WRONG_PASSWORD' });
   }
   const now = services.clock.now();
-  const passwordHash = await hashPassword(input.newPassword);
+  const passwordHash = await passwords.hash(input.newPassword);
   await services.db.$transaction([
     services.db.user.update({ where: { id: input.viewer.userId }, data: { passwordHash, passwordChangedAt: now } }),
     services.db.loginSession.updateMany({ where: { userId: input.viewer.userId, revokedAt: null, NOT: { id: input.viewer.sessionId } }, data: { revokedAt: now, revokedReason: 'password_change' } }),

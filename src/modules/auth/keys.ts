@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createPublicKey, randomUUID, type KeyObject } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { errors, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK, type JWSHeaderParameters } from 'jose';
@@ -26,6 +26,8 @@ export interface SigningKey {
 export interface KeyStore {
   signing: SigningKey;
   verificationKey(kid: string): CryptoKey | undefined;
+  /** The same public key as a Node KeyObject, for synchronous verification off libuv's thread pool. */
+  verificationKeyObject(kid: string): KeyObject | undefined;
   /** The public half of every key, for /.well-known/jwks.json. */
   jwks(): { keys: JWK[] };
 }
@@ -46,10 +48,12 @@ async function generateStoredKey(now: Date): Promise<StoredKey> {
 
 async function buildKeyStore(stored: StoredKey[]): Promise<KeyStore> {
   const publicKeys = new Map<string, CryptoKey>();
+  const publicKeyObjects = new Map<string, KeyObject>();
   const publicJwks: JWK[] = [];
   for (const key of stored) {
     const { d: _private, ...publicJwk } = key.jwk;
     publicKeys.set(key.kid, (await importJWK({ ...publicJwk, alg: JWT_ALGORITHM }, JWT_ALGORITHM)) as CryptoKey);
+    publicKeyObjects.set(key.kid, createPublicKey({ key: { kty: publicJwk.kty, crv: publicJwk.crv, x: publicJwk.x, y: publicJwk.y }, format: 'jwk' }));
     publicJwks.push({ kty: publicJwk.kty, crv: publicJwk.crv, x: publicJwk.x, y: publicJwk.y, kid: key.kid, alg: JWT_ALGORITHM, use: 'sig' });
   }
   const newest = stored[0];
@@ -58,6 +62,7 @@ async function buildKeyStore(stored: StoredKey[]): Promise<KeyStore> {
   return {
     signing,
     verificationKey: (kid) => publicKeys.get(kid),
+    verificationKeyObject: (kid) => publicKeyObjects.get(kid),
     jwks: () => ({ keys: publicJwks.map((jwk) => ({ ...jwk })) }),
   };
 }

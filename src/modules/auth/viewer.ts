@@ -101,7 +101,7 @@ const invalidSession = () =>
 export async function authenticate(services: Services, token: string | null): Promise<Viewer | null> {
   if (!token) return null;
   const now = services.clock.now();
-  const claims = await verifyAccessToken({ keys: services.keys, issuer: services.config.publicUrl, now }, token);
+  const claims = verifyAccessToken({ keys: services.keys, issuer: services.config.publicUrl, now }, token);
   if (!claims) throw invalidSession();
   const session = await services.db.loginSession.findUnique({
     where: { id: claims.sessionId },
