@@ -30,7 +30,7 @@ import { SessionGuard } from './realtime/session-guard.ts';
 import { CLOSE_TOO_MANY_CONNECTIONS, refuseUpgrade, WebSocketLimits } from './realtime/websocket-limits.ts';
 import { createMailer, type Mailer } from './modules/mail/mailer.ts';
 import { createRateLimiter, DatabaseRateLimiter } from './lib/rate-limit.ts';
-import { verifyDummyPassword } from './lib/password.ts';
+import { configurePasswordHashing, verifyDummyPassword } from './lib/password.ts';
 import { clientAddress } from './http/client-address.ts';
 import { ACCESS_COOKIE, parseCookies, REFRESH_COOKIE } from './http/cookies.ts';
 import { loadKeyStore, type KeyStore } from './modules/auth/keys.ts';
@@ -130,6 +130,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   const services: Services = { config, database, db: database.prisma, clock, logger, keys, rateLimiter, mailer, events };
   const publishing = { db: database.prisma, bus: events, logger };
   const rest = createRestRouter(services, [...appRoutes, ...partnerRoutes, ...tokenRoutes]);
+  configurePasswordHashing(config.auth.passwordHashing);
   // Builds the dummy hash now, so even the first sign-in for an unknown email costs what a wrong password costs.
   await verifyDummyPassword('warm-up');
   // Cookies set by resolvers (sign-in, refresh, sign-out), keyed by the request they answer.

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { AddressMatcher, InvalidAddressRange, parseAddressRange } from './lib/ip.ts';
+import { defaultCpuConcurrency } from './lib/work-queue.ts';
 
 export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -82,6 +83,8 @@ const environmentSchema = z.object({
   SIGN_IN_FAILURE_WINDOW_SECONDS: integer(10, 86_400).default(900),
   PASSWORD_RESETS_PER_EMAIL: integer(1, 1000).default(3),
   PASSWORD_RESET_WINDOW_SECONDS: integer(60, 86_400).default(3600),
+  PASSWORD_HASH_CONCURRENCY: integer(1, 64).optional(),
+  PASSWORD_HASH_QUEUE: integer(0, 10_000).default(16),
   MAIL_FROM: z.string().trim().min(3, 'must be a sender address such as "Safeclose <no-reply@example.com>"').default('Safeclose <no-reply@safeclose.local>'),
   COOKIE_SECURE: boolean.optional(),
   WS_SESSION_CHECK_MS: integer(100, 300_000).default(5000),
@@ -147,6 +150,11 @@ export interface Config {
     passwordResetsPerEmail: number;
     passwordResetWindowSeconds: number;
     cookieSecure: boolean;
+    /**
+     * Password hashes (Argon2id) computed at once, and callers that may wait beyond those; more answer 503
+     * OVERLOADED with Retry-After.
+     */
+    passwordHashing: { concurrency: number; queueLimit: number };
   };
   realtime: {
     /** How often open WebSocket connections have their sessions re-checked (revocation closes them with 4401). */
@@ -248,6 +256,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       passwordResetsPerEmail: e.PASSWORD_RESETS_PER_EMAIL,
       passwordResetWindowSeconds: e.PASSWORD_RESET_WINDOW_SECONDS,
       cookieSecure: e.COOKIE_SECURE ?? e.NODE_ENV === 'production',
+      passwordHashing: { concurrency: e.PASSWORD_HASH_CONCURRENCY ?? defaultCpuConcurrency(), queueLimit: e.PASSWORD_HASH_QUEUE },
     },
     realtime: {
       sessionCheckMs: e.WS_SESSION_CHECK_MS,
