@@ -15,6 +15,7 @@ import { createErrorMasker, toGraphQLError } from './graphql/errors.ts';
 import { useNoIntrospection } from './graphql/introspection.ts';
 import { schema } from './graphql/schema.ts';
 import { useValidationErrorStatus } from './graphql/validation-status.ts';
+import { useInputLengthLimit } from './graphql/input-limits.ts';
 import { useSafeVariableErrors } from './graphql/variable-errors.ts';
 import { CSRF_HEADER, useCsrfPrevention } from './http/csrf.ts';
 import { handleHealth, handleReadiness } from './http/health.ts';
@@ -153,6 +154,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     // Before masking, so the masker (and the log) never see a variable's value.
     useSafeVariableErrors({ suggestions: !production }),
     useCsrfPrevention(),
+    useInputLengthLimit(config.limits.stringLength),
     securityHeaders.yogaPlugin(),
     {
       onResponse({ request, response }) {
@@ -203,7 +205,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   const server = http.createServer((req, res) => {
     const started = process.hrtime.bigint();
     const incoming = req.headers['x-request-id'];
-    const requestId = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    const requestId = typeof incoming === 'string' && incoming.length <= 64 && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     res.setHeader('X-Request-Id', requestId);
     securityHeaders.apply(res);
     const path = (req.url ?? '/').split('?')[0] ?? '/';

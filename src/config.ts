@@ -30,6 +30,13 @@ const url = (protocols: string[]) =>
 
 const listOf = (value: string | undefined) => (value ?? '').split(',').map((entry) => entry.trim()).filter(Boolean);
 
+/** `https://a.test//` without its trailing slashes (a loop: `/\/+$/` backtracks quadratically on many slashes). */
+function withoutTrailingSlashes(value: string): string {
+  let end = value.length;
+  while (end > 0 && value[end - 1] === '/') end--;
+  return value.slice(0, end);
+}
+
 /** The versions of the REST compatibility API (`/v1/...`); DISABLED_API_VERSIONS can switch one off (410). */
 export const API_VERSIONS: readonly string[] = ['v1'];
 
@@ -56,6 +63,7 @@ const environmentSchema = z.object({
   GRAPHQL_MAX_TOKENS: integer(10, 100_000).default(2000),
   GRAPHQL_MAX_COST: integer(1, 1_000_000).default(5000),
   GRAPHQL_MAX_DIRECTIVES: integer(1, 1000).default(50),
+  GRAPHQL_MAX_STRING_LENGTH: integer(256, 1_000_000).default(10_000),
   SHUTDOWN_TIMEOUT_MS: integer(0, 120_000).default(10_000),
   TRUST_PROXY: z
     .string()
@@ -97,6 +105,9 @@ const environmentSchema = z.object({
   MAGIC_LINKS_PER_PARTNER: integer(1, 1_000_000).default(300),
   MAGIC_LINKS_PER_CUSTOMER: integer(1, 10_000).default(5),
   MAGIC_LINK_WINDOW_SECONDS: integer(1, 86_400).default(60),
+  INVITATIONS_PER_SENDER: integer(1, 100_000).default(20),
+  INVITATIONS_PER_ORGANIZATION: integer(1, 1_000_000).default(100),
+  INVITATION_WINDOW_SECONDS: integer(1, 7 * 86_400).default(3600),
   OAUTH_ACCESS_TOKEN_TTL_SECONDS: integer(60, 86_400).default(3600),
   DISABLED_API_VERSIONS: z
     .string()
@@ -132,6 +143,8 @@ export interface Config {
     tokens: number;
     cost: number;
     directives: number;
+    /** The longest string a GraphQL operation may carry, in a variable or inline, checked before anything reads it. */
+    stringLength: number;
   };
   shutdownTimeoutMs: number;
   auth: {
@@ -177,6 +190,12 @@ export interface Config {
     perCustomer: number;
     windowSeconds: number;
   };
+  invitations: {
+    /** Invitations one account may send, and one organization may receive senders' invitations for, per window. */
+    perSender: number;
+    perOrganization: number;
+    windowSeconds: number;
+  };
   publicApi: {
     /** REST API versions answered with 410 Gone (DISABLED_API_VERSIONS), lower-case. */
     disabledVersions: ReadonlySet<string>;
@@ -216,7 +235,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const e = parsed.data;
   const dataDir = path.resolve(e.DATA_DIR ?? path.join(projectRoot, 'data'));
-  const publicUrl = (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, '');
+  const publicUrl = withoutTrailingSlashes(e.PUBLIC_URL ?? `http://localhost:${e.PORT}`);
   return {
     env: e.NODE_ENV,
     host: e.HOST,
@@ -232,7 +251,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     trustProxy: new AddressMatcher(listOf(e.TRUST_PROXY)),
     corsOrigins: [
       new URL(e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).origin,
-      ...(e.CORS_ORIGINS ?? '').split(',').map((o) => o.trim().replace(/\/+$/, '')).filter(Boolean),
+      ...(e.CORS_ORIGINS ?? '').split(',').map((o) => withoutTrailingSlashes(o.trim())).filter(Boolean),
     ],
     limits: {
       bodyBytes: e.BODY_LIMIT_BYTES,
@@ -241,6 +260,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       tokens: e.GRAPHQL_MAX_TOKENS,
       cost: e.GRAPHQL_MAX_COST,
       directives: e.GRAPHQL_MAX_DIRECTIVES,
+      stringLength: e.GRAPHQL_MAX_STRING_LENGTH,
     },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     auth: {
@@ -272,6 +292,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       perCustomer: e.MAGIC_LINKS_PER_CUSTOMER,
       windowSeconds: e.MAGIC_LINK_WINDOW_SECONDS,
     },
+    invitations: { perSender: e.INVITATIONS_PER_SENDER, perOrganization: e.INVITATIONS_PER_ORGANIZATION, windowSeconds: e.INVITATION_WINDOW_SECONDS },
     publicApi: {
       disabledVersions: new Set(listOf(e.DISABLED_API_VERSIONS).map((version) => version.toLowerCase())),
       accessTokenTtlSeconds: e.OAUTH_ACCESS_TOKEN_TTL_SECONDS,

@@ -332,7 +332,7 @@ describe('organization management', () => {
     /** The token from the newest invitation mail to `email`. */
     async function invitationToken(email: string, after: number): Promise<string> {
       const mail = await smtp.waitFor((m) => m.to.includes(email) && smtp.messages.indexOf(m) >= after);
-      expect(mail.subject).toBe('You are invited to join Acme Lending Co on Safeclose');
+      expect(mail.subject).toBe('Invitation to join "Acme Lending Co" on Safeclose');
       const link = extractLinks(mail.text).find((l) => l.startsWith('http://safeclose.test/accept-invitation?token='));
       expect(link).toBeDefined();
       return new URL(link!).searchParams.get('token')!;

@@ -104,12 +104,20 @@ function toSchemaEngineError(operation: string, error: unknown, registry: ErrorR
   // The engine appends a span trace ("   0: module::function ..."); only the migration it names is worth keeping.
   const traceStart = resolved.search(/^\s+0: /m);
   const summary = (traceStart === -1 ? resolved : resolved.slice(0, traceStart)).trim();
-  const migration = /migration_name="([^"]+)"/.exec(resolved)?.[1];
+  const migration = quotedAfter(resolved, 'migration_name="');
   const where = migration ? ` (migration ${migration})` : '';
   const code = (error as { code?: unknown } | null)?.code;
   return new SchemaEngineError(`Could not ${operation}${where}: ${summary}`, typeof code === 'string' ? code : undefined, {
     cause: error,
   });
+}
+
+/** The text between `prefix` and the next double quote, if there is one (indexOf rather than a backtracking pattern). */
+function quotedAfter(text: string, prefix: string): string | undefined {
+  const start = text.indexOf(prefix);
+  if (start === -1) return undefined;
+  const end = text.indexOf('"', start + prefix.length);
+  return end > start + prefix.length ? text.slice(start + prefix.length, end) : undefined;
 }
 
 function messageOf(error: unknown): string {

@@ -18,12 +18,13 @@ export function clientAddress(req: IncomingMessage | undefined, trustedProxies: 
   const header = req.headers['x-forwarded-for'];
   const hops = (Array.isArray(header) ? header.join(',') : (header ?? '')).split(',').map((hop) => hop.trim()).filter(Boolean);
   for (let i = hops.length - 1; i >= 0; i--) {
-    const hop = normaliseAddress(withoutPort(hops[i]!));
+    // No address with a port is longer; a longer hop is not an address and is never parsed.
+    const hop = hops[i]!.length <= 64 ? normaliseAddress(withoutPort(hops[i]!)) : undefined;
     if (!hop) return undefined;
     if (!trustedProxies.matches(hop)) return hop;
   }
   // Every hop is a trusted proxy: the request started inside; the first of them is the client.
-  return normaliseAddress(withoutPort(hops[0] ?? '')) ?? peer;
+  return (hops[0] && hops[0].length <= 64 ? normaliseAddress(withoutPort(hops[0])) : undefined) ?? peer;
 }
 
 /** `203.0.113.7:5123` and `[2001:db8::7]:5123` as some proxies write them; bare IPv6 keeps its colons. */

@@ -3,7 +3,7 @@ import { AppError } from './errors.ts';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function isUuid(value: string): boolean {
-  return UUID.test(value);
+  return value.length === 36 && UUID.test(value);
 }
 
 /** Validates an id argument at the edge, so a malformed id is a clear input error rather than a database error. */

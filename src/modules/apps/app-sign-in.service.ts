@@ -16,6 +16,20 @@ export interface PsAuthCredentials {
 }
 
 const PS_AUTH = /^PS-Auth\s+/i;
+/** Far more than a key, a user name and a password take; longer headers are refused before they are parsed. */
+const MAX_PS_AUTH_LENGTH = 4096;
+const WHITESPACE = /\s/;
+
+/** Where `pwd=[...]` ends: the first `]` followed by optional whitespace and then `;` or the end. One pass, no backtracking. */
+function passwordEnd(rest: string): { index: number; next: number } | null {
+  for (let index = rest.indexOf(']'); index !== -1; index = rest.indexOf(']', index + 1)) {
+    let next = index + 1;
+    while (next < rest.length && WHITESPACE.test(rest[next]!)) next++;
+    if (next === rest.length) return { index, next };
+    if (rest[next] === ';') return { index, next: next + 1 };
+  }
+  return null;
+}
 
 /**
  * Parses the PS-Auth Authorization header. Parameters are `name=value;` pairs, names case-insensitive, in any
@@ -23,11 +37,12 @@ const PS_AUTH = /^PS-Auth\s+/i;
  * first `]` followed by `;` or the end. Null when the header is not PS-Auth; BAD_USER_INPUT when it is malformed.
  */
 export function parsePsAuth(header: string | undefined): PsAuthCredentials | null {
-  if (!header || !PS_AUTH.test(header)) return null;
+  if (!header || !PS_AUTH.test(header.slice(0, 64))) return null;
   const malformed = (detail: string) =>
     new AppError('UNAUTHENTICATED', `The Authorization header must be "PS-Auth key=<key>; runas=<user>;" with an optional "pwd=[<password>];": ${detail}`, {
       reason: 'MALFORMED_AUTHORIZATION',
     });
+  if (header.length > MAX_PS_AUTH_LENGTH) throw malformed(`it is longer than ${MAX_PS_AUTH_LENGTH} characters.`);
   let rest = header.replace(PS_AUTH, '');
   const values = new Map<string, string>();
   while (rest.trim() !== '') {
@@ -40,10 +55,10 @@ export function parsePsAuth(header: string | undefined): PsAuthCredentials | nul
     rest = rest.slice(match[0].length);
     let value: string;
     if (name === 'pwd') {
-      const end = /\](\s*;|\s*$)/.exec(rest);
+      const end = passwordEnd(rest);
       if (!rest.startsWith('[') || !end) throw malformed('the password must be written as pwd=[<password>].');
       value = rest.slice(1, end.index);
-      rest = rest.slice(end.index + end[0].length);
+      rest = rest.slice(end.next);
     } else {
       const end = rest.indexOf(';');
       value = (end === -1 ? rest : rest.slice(0, end)).trim();

@@ -4,18 +4,15 @@ import { AppError } from '../../lib/errors.ts';
 import { checkPasswordPolicy, hashPassword, withPasswordWork, type PasswordWork } from '../../lib/password.ts';
 import type { RateLimitResult } from '../../lib/rate-limit.ts';
 import { generateSecret, hashSecret } from '../../lib/tokens.ts';
-import { text } from '../../lib/validate.ts';
+import { email as validEmail, EMAIL, EMAIL_MAX_LENGTH, text } from '../../lib/validate.ts';
+import { passwordResetMail } from '../mail/templates.ts';
 import { recordActivity } from '../activity/activity.service.ts';
 import { assertAccountSession, type Viewer } from './viewer.ts';
 import { revokeSessions, startSession, type ClientInfo, type IssuedSession } from './sessions.service.ts';
 
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
-
 /** Emails are compared lower-cased and trimmed; that form is what the database stores (unique). */
 export function normaliseEmail(input: string, field = 'email'): string {
-  const email = input.trim().toLowerCase();
-  if (email.length > 254 || !EMAIL.test(email)) throw new AppError('BAD_USER_INPUT', 'Enter a valid email address.', { field });
-  return email;
+  return validEmail(input, field);
 }
 
 /** One message for an unknown email, a wrong password and a disabled account, so none can be told apart. */
@@ -77,6 +74,8 @@ export function signIn(services: Services, input: { email: string; password: str
 
 async function signInAdmitted(services: Services, passwords: PasswordWork, input: { email: string; password: string; client: ClientInfo }): Promise<IssuedSession> {
   const email = input.email.trim().toLowerCase();
+  // No account has a longer email: refused before it is counted, stored in a counter key or matched by a pattern.
+  if (email.length > EMAIL_MAX_LENGTH) throw new AppError('BAD_USER_INPUT', 'Enter a valid email address.', { field: 'email', reason: 'TOO_LONG' });
   const { accountHere, accountAnywhere, results } = await countPasswordAttempt(services, email, input.client);
   if (results.some((r) => !r.allowed)) {
     await recordActivity(services.db, { type: 'auth.sign_in.rate_limited', ip: input.client.ip, userAgent: input.client.userAgent, data: { email } });
@@ -118,7 +117,7 @@ export async function requestPasswordReset(services: Services, input: { email: s
   const { auth } = services.config;
   const throttle = await services.rateLimiter.hit(`reset:email:${email}`, { limit: auth.passwordResetsPerEmail, windowSeconds: auth.passwordResetWindowSeconds });
   if (!throttle.allowed) throw rateLimited([throttle]);
-  const user = await services.db.user.findUnique({ where: { email }, select: { id: true, name: true, disabledAt: true } });
+  const user = await services.db.user.findUnique({ where: { email }, select: { id: true, disabledAt: true } });
   await recordActivity(services.db, { type: 'auth.password_reset.requested', subjectUserId: user?.id ?? null, ip: input.client.ip, userAgent: input.client.userAgent, data: { email, known: Boolean(user && !user.disabledAt) } });
   if (!user || user.disabledAt) return;
 
@@ -128,21 +127,8 @@ export async function requestPasswordReset(services: Services, input: { email: s
     data: { purpose: 'PASSWORD_RESET', tokenHash: hashSecret(token), userId: user.id, maxUses: 1, createdAt: now, expiresAt: new Date(now.getTime() + auth.passwordResetTtlSeconds * 1000) },
   });
   const link = `${services.config.publicUrl}/reset-password?token=${encodeURIComponent(token)}`;
-  const minutes = Math.round(auth.passwordResetTtlSeconds / 60);
   void services.mailer
-    .send({
-      to: email,
-      subject: 'Reset your Safeclose password',
-      text: [
-        `Hello ${user.name},`,
-        '',
-        `Someone asked to reset the password of your Safeclose account. To choose a new password, open this link within ${minutes} minutes:`,
-        '',
-        link,
-        '',
-        'The link works once. If you did not ask for this, ignore this message: your password stays as it is.',
-      ].join('\n'),
-    })
+    .send({ to: email, ...passwordResetMail({ link, minutes: Math.round(auth.passwordResetTtlSeconds / 60) }) })
     .catch((error: unknown) => services.logger.error({ err: error, userId: user.id }, 'password reset mail failed'));
 }
 

@@ -39,9 +39,12 @@ export interface Viewer {
   account: { roles: PlatformRole[]; memberships(): Promise<MembershipAccess[]> };
 }
 
+/** Far longer than any token this server issues; a longer Authorization value is refused before it is parsed. */
+const MAX_AUTHORIZATION_LENGTH = 8192;
+
 export function bearerToken(authorization: string | null | undefined): string | null {
   if (!authorization) return null;
-  const match = /^Bearer\s+([A-Za-z0-9._~+/-]+=*)\s*$/i.exec(authorization);
+  const match = authorization.length <= MAX_AUTHORIZATION_LENGTH ? /^Bearer\s+([A-Za-z0-9._~+/-]+=*)\s*$/i.exec(authorization) : null;
   if (!match?.[1]) throw new AppError('UNAUTHENTICATED', 'The Authorization header must be "Bearer <token>".', { reason: 'INVALID_TOKEN' });
   return match[1];
 }

@@ -3,7 +3,7 @@ import type { CollateralKind, DocumentStatus, LoanStatus } from '../../generated
 import type { Services } from '../../graphql/context.ts';
 import { AppError } from '../../lib/errors.ts';
 import { parseId } from '../../lib/ids.ts';
-import { integerInRange, optionalText, text } from '../../lib/validate.ts';
+import { EMAIL, EMAIL_MAX_LENGTH, integerInRange, likeLiteral, optionalText, text } from '../../lib/validate.ts';
 import { recordActivity } from '../activity/activity.service.ts';
 import type { ClientInfo } from '../auth/sessions.service.ts';
 import type { Viewer } from '../auth/viewer.ts';
@@ -33,7 +33,7 @@ export interface DocumentFilter {
   status?: DocumentStatus | null;
   locationId?: string | null;
   loanStatus?: LoanStatus | null;
-  /** Matches the serial number or the owner's name, case-insensitively. */
+  /** Matches the serial number or the owner's name, case-insensitively; every character literally (`%` and `_` too). */
   search?: string | null;
 }
 
@@ -45,10 +45,10 @@ export function documentsWhere(viewer: Viewer, filter: DocumentFilter = {}): Pri
   if (filter.status) and.push({ status: filter.status });
   else and.push({ status: { not: 'ARCHIVED' } });
   if (filter.loanStatus) and.push({ loan: { is: { status: filter.loanStatus } } });
-  const search = filter.search?.trim();
+  const search = optionalText(filter.search, 'search', { max: 100 });
   if (search) {
-    if (search.length > 100) throw new AppError('BAD_USER_INPUT', 'search must be at most 100 characters.', { field: 'search' });
-    and.push({ OR: [{ serialNumber: { contains: search, mode: 'insensitive' } }, { ownerName: { contains: search, mode: 'insensitive' } }] });
+    const literal = likeLiteral(search);
+    and.push({ OR: [{ serialNumber: { contains: literal, mode: 'insensitive' } }, { ownerName: { contains: literal, mode: 'insensitive' } }] });
   }
   return { AND: and };
 }
@@ -91,7 +91,7 @@ function chattelData(input: Partial<ChattelFields>, now: Date): Partial<Prisma.D
   if (input.hudLabelNumber !== undefined) data.hudLabelNumber = optionalText(input.hudLabelNumber, 'hudLabelNumber', { max: 40 });
   if (input.titleNumber !== undefined) data.titleNumber = optionalText(input.titleNumber, 'titleNumber', { max: 40 });
   if (input.ownerName !== undefined) data.ownerName = text(input.ownerName, 'ownerName', { max: 200 });
-  if (input.ownerEmail !== undefined) data.ownerEmail = optionalText(input.ownerEmail, 'ownerEmail', { max: 254, pattern: /^[^\s@]+@[^\s@]+\.[^\s@]+$/, hint: 'ownerEmail must be an email address.' })?.toLowerCase() ?? null;
+  if (input.ownerEmail !== undefined) data.ownerEmail = optionalText(input.ownerEmail, 'ownerEmail', { max: EMAIL_MAX_LENGTH, pattern: EMAIL, hint: 'ownerEmail must be an email address.' })?.toLowerCase() ?? null;
   if (input.ownerPhone !== undefined) data.ownerPhone = optionalText(input.ownerPhone, 'ownerPhone', { max: 30, pattern: /^[+0-9 ().-]{7,30}$/, hint: 'ownerPhone must be a phone number.' });
   if (input.addressLine1 !== undefined) data.addressLine1 = text(input.addressLine1, 'addressLine1', { max: 200 });
   if (input.addressLine2 !== undefined) data.addressLine2 = optionalText(input.addressLine2, 'addressLine2', { max: 200 });

@@ -2,10 +2,12 @@ import type { Prisma } from '../../generated/prisma/client.ts';
 import type { Services } from '../../graphql/context.ts';
 import { AppError } from '../../lib/errors.ts';
 import { parseId } from '../../lib/ids.ts';
+import type { RateLimitResult } from '../../lib/rate-limit.ts';
 import { generateSecret, hashSecret } from '../../lib/tokens.ts';
 import { recordActivity } from '../activity/activity.service.ts';
 import { normaliseEmail } from '../auth/accounts.service.ts';
 import type { ClientInfo } from '../auth/sessions.service.ts';
+import { invitationMail } from '../mail/templates.ts';
 import { assertAccountSession, type Viewer } from '../auth/viewer.ts';
 import { assertMayGrant, memberOrganizationsWhere, requireMembership, requirePermission } from './organizations.policy.ts';
 import { isUniqueViolation, parseLocationIds } from './organizations.service.ts';
@@ -27,8 +29,28 @@ const invalidInvitation = () =>
   });
 
 /**
+ * Counts one invitation against the sender's and the organization's windows (INVITATIONS_PER_SENDER and
+ * INVITATIONS_PER_ORGANIZATION per INVITATION_WINDOW_SECONDS); over either, RATE_LIMITED with `retryAfter`.
+ */
+async function countInvitation(services: Services, input: { senderId: string; organizationId: string }): Promise<void> {
+  const { perSender, perOrganization, windowSeconds } = services.config.invitations;
+  const results: RateLimitResult[] = await Promise.all([
+    services.rateLimiter.hit(`invite:sender:${input.senderId}`, { limit: perSender, windowSeconds }),
+    services.rateLimiter.hit(`invite:organization:${input.organizationId}`, { limit: perOrganization, windowSeconds }),
+  ]);
+  const denied = results.filter((result) => !result.allowed);
+  if (denied.length > 0) {
+    throw new AppError('RATE_LIMITED', 'Too many invitations sent. Try again later.', {
+      reason: 'TOO_MANY_INVITATIONS',
+      retryAfterSeconds: Math.max(1, ...denied.map((result) => result.retryAfterSeconds)),
+    });
+  }
+}
+
+/**
  * Invites an email address into the organization with a role (and optionally limited to locations). A newer
  * invitation to the same address replaces a pending one. The link is mailed after the commit and never logged.
+ * Each invitation counts against its sender's and its organization's limits.
  */
 export async function inviteMember<Q extends InvitationQuery>(
   services: Services,
@@ -45,6 +67,7 @@ export async function inviteMember<Q extends InvitationQuery>(
   const locationIds = await parseLocationIds(services.db, organizationId, input.locationIds ?? []);
   const member = await services.db.membership.findFirst({ where: { organizationId, user: { email } }, select: { id: true } });
   if (member) throw new AppError('CONFLICT', 'That person is already a member of this organization.', { field: 'email' });
+  await countInvitation(services, { senderId: input.viewer.userId, organizationId });
 
   const token = generateSecret();
   const now = services.clock.now();
@@ -83,20 +106,9 @@ export async function inviteMember<Q extends InvitationQuery>(
   });
 
   const link = `${services.config.publicUrl}/accept-invitation?token=${encodeURIComponent(token)}`;
+  const mail = invitationMail({ inviterName: input.viewer.name, inviterEmail: input.viewer.email, organizationName, link, days: INVITATION_TTL_MS / 86_400_000 });
   void services.mailer
-    .send({
-      to: email,
-      subject: `You are invited to join ${organizationName} on Safeclose`,
-      text: [
-        'Hello,',
-        '',
-        `${input.viewer.name} invited you to join ${organizationName} on Safeclose. To accept, sign in (or sign up) with this email address and open this link within 7 days:`,
-        '',
-        link,
-        '',
-        'The link works once. If you did not expect this invitation, ignore this message.',
-      ].join('\n'),
-    })
+    .send({ to: email, ...mail })
     .catch((error: unknown) => services.logger.error({ err: error, invitationId: invitation.id }, 'invitation mail failed'));
 
   return services.db.invitation.findUniqueOrThrow({ ...(input.query ?? {}), where: { id: invitation.id } });

@@ -42,9 +42,10 @@ export function slugFromName(name: string): string {
     .replace(/[\u0300-\u036f]/g, '')
     .toLowerCase()
     .replace(/[^a-z0-9]+/g, '-')
-    .replace(/^-+|-+$/g, '')
+    // Runs of dashes are single dashes by now, so one at each end is all there is to trim.
+    .replace(/^-|-$/g, '')
     .slice(0, 50)
-    .replace(/-+$/, '');
+    .replace(/-$/, '');
 }
 
 export async function getOrganizationById<Q extends OrganizationQuery>(services: Pick<Services, 'db'>, options: { viewer: Viewer; id: string; query?: Q }) {

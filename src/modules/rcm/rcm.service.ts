@@ -42,7 +42,7 @@ function steps(input: CampaignStepInput[]): Prisma.RcmStepCreateWithoutCampaignI
     position: index + 1,
     channel: step.channel,
     delayHours: integerInRange(step.delayHours, `steps[${index}].delayHours`, 0, 24 * 365),
-    template: text(step.template, `steps[${index}].template`, { max: 2000 }),
+    template: text(step.template, `steps[${index}].template`, { max: 2000, multiline: true }),
   }));
 }
 
@@ -133,7 +133,7 @@ export async function recordOutreachAttempt(
 ) {
   const campaignId = parseId(input.campaignId, 'campaignId');
   const stepId = input.stepId ? parseId(input.stepId, 'stepId') : null;
-  const notes = optionalText(input.notes, 'notes', { max: 2000 });
+  const notes = optionalText(input.notes, 'notes', { max: 2000, multiline: true });
   const now = services.clock.now();
   if (input.attemptedAt && input.attemptedAt > now) throw new AppError('BAD_USER_INPUT', 'attemptedAt cannot be in the future.', { field: 'attemptedAt' });
   const writable = await writableDocumentsWhere(input.viewer, 'rcm');

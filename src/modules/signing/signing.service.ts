@@ -85,7 +85,7 @@ export async function createSigningPackage<Q extends PackageQuery>(services: Ser
   const locationId = input.locationId ? parseId(input.locationId, 'locationId') : null;
   await assertMayCreatePackageIn(input.viewer, { organizationId, locationId });
   const title = text(input.title, 'title', { max: 200 });
-  const message = optionalText(input.message, 'message', { max: 5000 });
+  const message = optionalText(input.message, 'message', { max: 5000, multiline: true });
   const now = services.clock.now();
 
   if (input.documentIds.length < 1 || input.documentIds.length > MAX_DOCUMENTS) {
