@@ -2,19 +2,27 @@ import { createClient, type Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { startTestApp, type TestApp } from './support/app.ts';
-import { createDocument, createOrganization, createUser, signInAs } from './support/factories.ts';
+import { addMember, createDocument, createOrganization, createUser, signInAs } from './support/factories.ts';
 
 let t: TestApp;
 let token: string;
 let documentId: string;
+let organizationId: string;
+let locationId: string;
+let managerToken: string;
 const clients: Client[] = [];
 
 beforeAll(async () => {
-  t = await startTestApp({ env: { GRAPHQL_MAX_DEPTH: '2' } });
-  const { organization } = await createOrganization(t.db.prisma);
+  t = await startTestApp({ env: { GRAPHQL_MAX_DEPTH: '2', GRAPHQL_MAX_TOKENS: '100' } });
+  const { organization, location, role } = await createOrganization(t.db.prisma);
+  organizationId = organization.id;
+  locationId = location.id;
   documentId = (await createDocument(t.db.prisma, { organizationId: organization.id, serialNumber: 'WS-SERIAL-1' })).id;
   const admin = await createUser(t.db.prisma, { roles: ['ADMIN'] });
   token = (await signInAs(t.app.services, admin.id)).token;
+  const manager = await createUser(t.db.prisma, { roles: ['MANAGER'] });
+  await addMember(t.db.prisma, { userId: manager.id, organizationId, roleId: role.id });
+  managerToken = (await signInAs(t.app.services, manager.id)).token;
 });
 
 afterAll(async () => {
@@ -22,8 +30,15 @@ afterAll(async () => {
   await t?.close();
 });
 
-function connect(connectionParams: Record<string, unknown> = {}): Client {
-  const client = createClient({ url: `${t.url.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, connectionParams, retryAttempts: 0, lazy: true });
+function connect(connectionParams: Record<string, unknown> = {}, onClosed?: (event: { code: number; reason: string }) => void): Client {
+  const client = createClient({
+    url: `${t.url.replace('http', 'ws')}/graphql`,
+    webSocketImpl: WebSocket,
+    connectionParams,
+    retryAttempts: 0,
+    lazy: true,
+    on: { closed: (event) => onClosed?.(event as { code: number; reason: string }) },
+  });
   clients.push(client);
   return client;
 }
@@ -57,5 +72,47 @@ describe('GraphQL over WebSocket (graphql-ws)', () => {
   it('applies the same abuse limits as HTTP', async () => {
     const result = await run(connect({ authorization: `Bearer ${token}` }), 'query($id: ID!) { document(id: $id) { organization { name } loan { id } location { id } } }', { id: documentId });
     expect(result.errors?.[0]?.message).toMatch(/depth/i);
+  });
+});
+
+async function until(predicate: () => boolean, timeoutMs = 5000): Promise<void> {
+  const started = Date.now();
+  while (!predicate()) {
+    if (Date.now() - started > timeoutMs) throw new Error('timed out waiting');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe('a subscribe message the server cannot run', () => {
+  const FEED = 'subscription($org: ID!) { activity(organizationId: $org) { type } }';
+  const overTokenLimit = `{ ${'__typename '.repeat(120)}}`;
+
+  it('is answered with an error for its own id, leaving the socket and its other subscriptions running', async () => {
+    let closed: { code: number; reason: string } | undefined;
+    const client = connect({ authorization: `Bearer ${managerToken}` }, (event) => (closed = event));
+    const events: unknown[] = [];
+    const errors: unknown[] = [];
+    const stop = client.subscribe({ query: FEED, variables: { org: organizationId } }, { next: (value) => events.push(value), error: (error) => errors.push(error), complete: () => {} });
+    // graphql-ws has no "subscribed" acknowledgement: give the server a moment to start the stream.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+
+    const syntax = await run(client, 'subscription { activity(organizationId: ');
+    expect(syntax.errors?.[0]?.message).toMatch(/^Syntax Error/);
+    const tooLong = await run(client, overTokenLimit);
+    expect(tooLong.errors?.[0]?.message).toMatch(/token limit/i);
+    // The same operation within the limit still runs, on the same socket.
+    expect(await run(client, '{ __typename }')).toEqual({ data: { __typename: 'Query' } });
+
+    const registered = await t.graphql(
+      'mutation($input: RegisterChattelInput!) { registerChattel(input: $input) { id } }',
+      { input: { organizationId, locationId, manufacturer: 'Champion', serialNumber: 'WS-AFTER-ERRORS', ownerName: 'Owner', addressLine1: '1 Main', city: 'Athens', state: 'GA', postalCode: '30601' } },
+      { token: managerToken },
+    );
+    expect(registered.body.errors).toBeUndefined();
+    await until(() => events.length > 0);
+    expect(events[0]).toEqual({ data: { activity: { type: 'document.registered' } } });
+    expect(errors).toEqual([]);
+    expect(closed).toBeUndefined();
+    stop();
   });
 });
