@@ -11,6 +11,7 @@ import {
   MySessionsDocument,
   RevokeSessionDocument,
   SendSigningPackageDocument,
+  SignerPackageByIdDocument,
   SignerQueueDocument,
   SigningPackageByIdDocument,
   SignOutDocument,
@@ -188,8 +189,8 @@ describe('a signer session', () => {
     const fullQueue = await t.graphql(SignerQueueDocument, {}, as(fullToken));
     expect(fullQueue.body.data?.signerQueue.map((p) => p.id)).toEqual(expect.arrayContaining([own.id, second.id]));
 
-    expect(answer(await t.graphql(SigningPackageByIdDocument, { id: own.id }, as(session))).code).toBe('OK');
-    expect(answer(await t.graphql(SigningPackageByIdDocument, { id: second.id }, as(session))).code).toBe('NOT_FOUND');
+    expect(answer(await t.graphql(SignerPackageByIdDocument, { id: own.id }, as(session))).code).toBe('OK');
+    expect(answer(await t.graphql(SignerPackageByIdDocument, { id: second.id }, as(session))).code).toBe('NOT_FOUND');
     expect(answer(await t.graphql(ViewSigningPackageDocument, { packageId: second.id }, as(session))).code).toBe('NOT_FOUND');
     expect(answer(await t.graphql(SignSigningPackageDocument, { packageId: second.id }, as(session))).code).toBe('NOT_FOUND');
 
@@ -209,8 +210,10 @@ describe('a signer session', () => {
     const [first, second] = pkg.signers;
     const session = await exchangedSession('signer/multiUse', { packageId: pkg.id, signerId: second!.id });
 
-    const view = await t.graphql(SigningPackageByIdDocument, { id: pkg.id }, as(session));
+    const view = await t.graphql(SignerPackageByIdDocument, { id: pkg.id }, as(session));
     expect(view.body.data?.signingPackage.signers.map((s) => s.isMyTurn)).toEqual([false, true]);
+    // Both slots are the account's; the session acts as its own, the second.
+    expect(view.body.data?.signingPackage.mySlot).toMatchObject({ id: second!.id, email: 'signer.second@limited.test' });
     expect(answer(await t.graphql(SignSigningPackageDocument, { packageId: pkg.id }, as(session))).code).toBe('OK');
     // A full session would now sign the first slot; this one has none left.
     expect(answer(await t.graphql(SignSigningPackageDocument, { packageId: pkg.id }, as(session)))).toEqual({ code: 'CONFLICT', reason: 'INVALID_TRANSITION' });
@@ -228,11 +231,11 @@ describe('a signer session', () => {
   it('loses its slot when the slot stops belonging to its account', async () => {
     const pkg = await sentPackage({ signers: [{ name: 'Second slot', email: 'signer.second@limited.test' }] });
     const session = await exchangedSession('signer/multiUse', { packageId: pkg.id, signerId: pkg.signers[0]!.id });
-    expect(answer(await t.graphql(SigningPackageByIdDocument, { id: pkg.id }, as(session))).code).toBe('OK');
+    expect(answer(await t.graphql(SignerPackageByIdDocument, { id: pkg.id }, as(session))).code).toBe('OK');
     const identity = await t.db.prisma.signingIdentity.findFirstOrThrow({ where: { email: 'signer.second@limited.test' } });
     await t.db.prisma.signingIdentity.update({ where: { id: identity.id }, data: { revokedAt: new Date() } });
     try {
-      expect(answer(await t.graphql(SigningPackageByIdDocument, { id: pkg.id }, as(session))).code).toBe('NOT_FOUND');
+      expect(answer(await t.graphql(SignerPackageByIdDocument, { id: pkg.id }, as(session))).code).toBe('NOT_FOUND');
       expect(answer(await t.graphql(SignSigningPackageDocument, { packageId: pkg.id }, as(session))).code).toBe('NOT_FOUND');
     } finally {
       await t.db.prisma.signingIdentity.update({ where: { id: identity.id }, data: { revokedAt: null } });

@@ -7,6 +7,7 @@ import { getDatamodel } from '../generated/pothos-types.ts';
 import { AppError } from '../lib/errors.ts';
 import type { PermissionKey } from '../generated/prisma/enums.ts';
 import { isLimitedSession, limitedSessionError, type Viewer } from '../modules/auth/viewer.ts';
+import SignerVisibilityPlugin from '../modules/signing/signing.visibility.ts';
 import type { Context } from './context.ts';
 
 export const builder = new SchemaBuilder<{
@@ -45,7 +46,8 @@ export const builder = new SchemaBuilder<{
   DefaultFieldNullability: false;
 }>({
   defaultFieldNullability: false,
-  plugins: [ScopeAuthPlugin, PrismaPlugin, RelayPlugin],
+  // Scope-auth answers first; then what a signer may see (signing.visibility.ts), before any field loads data.
+  plugins: [ScopeAuthPlugin, SignerVisibilityPlugin, PrismaPlugin, RelayPlugin],
   scopeAuth: {
     authorizeOnSubscribe: true,
     treatErrorsAsUnauthorized: false,

@@ -21,6 +21,20 @@ export function readableDocumentsWhere(viewer: Viewer): Prisma.DocumentWhereInpu
 }
 
 /**
+ * The in-memory twin of readableDocumentsWhere, for a row already loaded some other way (through a signing
+ * package): may the viewer read this document on its own?
+ */
+export async function mayReadDocument(viewer: Viewer, document: { organizationId: string; locationId: string | null }): Promise<boolean> {
+  if (viewer.roles.includes('ADMIN')) return true;
+  if (isLimitedSession(viewer)) return false;
+  return (await viewer.memberships()).some(
+    (m) =>
+      m.organizationId === document.organizationId &&
+      (m.locationIds.length === 0 || (document.locationId !== null && m.locationIds.includes(document.locationId))),
+  );
+}
+
+/**
  * Documents the viewer may change with `permission` (documents, loans, rcm): readable ones in organizations
  * where the viewer's role holds that key. Admin's global access is read-only, so admins get no shortcut here.
  */

@@ -3,6 +3,7 @@ import type { Prisma } from '../../generated/prisma/client.ts';
 import { AppError } from '../../lib/errors.ts';
 import type { MembershipAccess } from '../auth/permissions.ts';
 import { isLimitedSession, type Viewer } from '../auth/viewer.ts';
+import { mayReadDocument } from '../documents/documents.policy.ts';
 
 /** Matches no row. */
 const nothing = () => ({ id: { in: [] as string[] } });
@@ -50,6 +51,16 @@ export async function managedPackagesWhere(viewer: Viewer): Promise<Prisma.Signi
     ),
   };
   return reach.kind === 'sender' ? { AND: [{ id: reach.packageId }, managed] } : managed;
+}
+
+/** The in-memory twin of managedPackagesWhere, for a package row already loaded. */
+export async function managesPackage(viewer: Viewer, pkg: { id: string; organizationId: string; locationId: string | null }): Promise<boolean> {
+  const reach = signingReach(viewer);
+  if (reach.kind !== 'full' && reach.kind !== 'sender') return false;
+  if (reach.kind === 'sender' && pkg.id !== reach.packageId) return false;
+  return (await signingManagerMemberships(viewer.account)).some(
+    (m) => m.organizationId === pkg.organizationId && (m.locationIds.length === 0 || (pkg.locationId !== null && m.locationIds.includes(pkg.locationId))),
+  );
 }
 
 export interface SignerIdentityRef {
@@ -102,6 +113,14 @@ export function isViewerSlot(
   if (reach.kind === 'sender' || reach.kind === 'none') return false;
   if (reach.kind === 'signer' && (slot.id !== reach.signerId || slot.packageId !== reach.packageId)) return false;
   return identities.some((i) => i.id === slot.signerIdentityId || (i.email !== null && i.email.toLowerCase() === slot.email));
+}
+
+/**
+ * The slot a signer acts as when several of a package's slots are theirs: the lowest-order one still open, else the
+ * lowest-order one. `slots` must be the viewer's own, in signing order.
+ */
+export function actingSlot<T extends { status: string }>(slots: readonly T[]): T | undefined {
+  return slots.find((s) => s.status === 'PENDING' || s.status === 'VIEWED') ?? slots[0];
 }
 
 /** Packages assigned to the viewer as a signer. Drafts are the sender's business until they are sent. */
@@ -158,3 +177,102 @@ export async function assertMayOpenSigningHub(db: Db, viewer: Viewer): Promise<v
   });
   if (!identity) throw new AppError('FORBIDDEN', SIGNING_HUB_FORBIDDEN_MESSAGE, { reason: 'NO_MANAGER_IDENTITY' });
 }
+
+/**
+ * What a signer sees. A signer meets a lender through two records: a package assigned to them and a signer identity
+ * linked to their account. What they reach through one of those that they cannot read on their own (as an admin,
+ * the package's manager or a member, see READS_ON_ITS_OWN) shows only the fields listed here: a nullable field off
+ * the list answers null, a non-null one FORBIDDEN (NOT_FOR_SIGNERS), and a type that is not listed shows nothing.
+ * So a new field or type stays hidden from signers until it is added here. signing.visibility.ts enforces this
+ * for every field of every object type; the signer-visibility test walks every field a signer can reach.
+ */
+export interface SignerVisibleType {
+  /** Why a signer sees this much of the type, and no more. */
+  reason: string;
+  fields: readonly string[];
+  /** On the viewer's own signer slot (PackageSigner only), these too. */
+  ownSlotFields?: readonly string[];
+}
+
+export const SIGNER_VISIBLE_FIELDS: Readonly<Record<string, SignerVisibleType>> = {
+  SigningPackage: {
+    reason: 'What they are asked to sign, by whom, by when and whether they still can; not its drafting history, version or the lender’s void note.',
+    fields: ['id', 'title', 'message', 'status', 'sequential', 'expiresAt', 'sentAt', 'completedAt', 'senderName', 'organization', 'location', 'documents', 'signers', 'mySlot'],
+  },
+  Document: {
+    reason: 'The collateral they sign for, what it is and where; not its owner’s contact details, loan, campaigns, other packages or record keeping.',
+    fields: ['id', 'collateralKind', 'manufacturer', 'model', 'year', 'serialNumber', 'hudLabelNumber', 'titleNumber', 'addressLine1', 'addressLine2', 'city', 'state', 'postalCode', 'county'],
+  },
+  PackageSigner: {
+    reason: 'How many sign, in which order and whether it is their turn; names, emails, progress, times and decline reasons on their own slot only.',
+    fields: ['id', 'order', 'isMyTurn'],
+    ownSlotFields: ['name', 'email', 'status', 'viewedAt', 'signedAt', 'declinedAt', 'declineReason'],
+  },
+  Organization: { reason: 'Who is asking: the lender’s name; its settings, billing, people and structure are internal.', fields: ['id', 'name'] },
+  Location: { reason: 'The branch or lot that asks, by name; its code and address are internal.', fields: ['id', 'name'] },
+  SigningIdentity: {
+    reason: 'Their own signer identity: what it is, which lender linked it and who did.',
+    fields: ['id', 'kind', 'email', 'linkedAt', 'linkedByName', 'organization', 'location'],
+  },
+  Loan: { reason: 'Lender-internal: another person’s balance, arrears and terms are not on the papers they sign.', fields: [] },
+  RcmCampaign: { reason: 'Lender-internal: collections outreach.', fields: [] },
+  RcmStep: { reason: 'Lender-internal: outreach steps and call-script templates.', fields: [] },
+  RcmOutreachAttempt: { reason: 'Lender-internal: the outreach log and its notes.', fields: [] },
+  RcmEligibility: { reason: 'Lender-internal: whether collections may start.', fields: [] },
+};
+
+/** The records through which a signer reaches a lender's data (see SIGNER_VISIBLE_FIELDS). */
+export const SIGNER_ENTRY_TYPES: ReadonlySet<string> = new Set(['SigningPackage', 'SigningIdentity']);
+
+const isAdmin = (viewer: Viewer) => !isLimitedSession(viewer) && viewer.roles.includes('ADMIN');
+const isMemberOrAdmin = async (viewer: Viewer, organizationId: string) =>
+  isAdmin(viewer) || (await viewer.memberships()).some((m) => m.organizationId === organizationId);
+
+type Row = Record<string, unknown>;
+const text = (row: Row, key: string): string | null => (typeof row[key] === 'string' ? (row[key] as string) : null);
+
+/**
+ * May the viewer read this record on their own, whichever way they reached it? Admins read everything; a package's
+ * managers (a sender session included) read it whole; members read their organization, its locations and the
+ * documents their locations cover (as document(id) does). Records of other types follow the record they were
+ * reached through. A row missing a key the rule needs is not readable on its own.
+ */
+export const READS_ON_ITS_OWN: Readonly<Record<string, (viewer: Viewer, row: Row) => Promise<boolean>>> = {
+  SigningPackage: async (viewer, row) => {
+    const id = text(row, 'id');
+    const organizationId = text(row, 'organizationId');
+    if (!id || !organizationId) return false;
+    return isAdmin(viewer) || managesPackage(viewer, { id, organizationId, locationId: text(row, 'locationId') });
+  },
+  SigningIdentity: async (viewer, row) => {
+    const organizationId = text(row, 'organizationId');
+    return organizationId !== null && isMemberOrAdmin(viewer, organizationId);
+  },
+  Document: async (viewer, row) => {
+    const organizationId = text(row, 'organizationId');
+    return organizationId !== null && mayReadDocument(viewer, { organizationId, locationId: text(row, 'locationId') });
+  },
+  Organization: async (viewer, row) => {
+    const id = text(row, 'id');
+    return id !== null && isMemberOrAdmin(viewer, id);
+  },
+  Location: async (viewer, row) => {
+    const organizationId = text(row, 'organizationId');
+    return organizationId !== null && isMemberOrAdmin(viewer, organizationId);
+  },
+};
+
+/** Is this PackageSigner row the viewer's own slot? */
+export async function isOwnSlot(db: Db, viewer: Viewer, row: Row): Promise<boolean> {
+  const id = text(row, 'id');
+  const packageId = text(row, 'packageId');
+  const email = text(row, 'email');
+  if (!id || !packageId || email === null) return false;
+  return isViewerSlot(viewer, await viewerSignerIdentities(db, viewer), { id, packageId, email, signerIdentityId: text(row, 'signerIdentityId') });
+}
+
+/** The answer to a non-null field a signer may not see. */
+export const notForSignersError = (typeName: string, fieldName: string) =>
+  new AppError('FORBIDDEN', `${typeName}.${fieldName} is not shown to signers: they see what they are asked to sign and their own slot.`, {
+    reason: 'NOT_FOR_SIGNERS',
+  });

@@ -4,7 +4,7 @@ import { builder } from '../../graphql/builder.ts';
 import { parseId } from '../../lib/ids.ts';
 import type { ActivityEvent } from '../../realtime/event-bus.ts';
 import { authorizedActivity } from '../../realtime/subscribe.ts';
-import { isViewerSlot, viewerSignerIdentities } from './signing.policy.ts';
+import { actingSlot, isViewerSlot, viewerSignerIdentities } from './signing.policy.ts';
 import {
   countAssignedPackages,
   createSigningPackage,
@@ -36,7 +36,7 @@ export const SignerStatusEnum = builder.enumType('SignerStatus', {
 // The Document type belongs to the documents module; this is the same ref, looked up by model name.
 const DocumentRef = getRefFromModel('Document', builder);
 
-builder.prismaObject('PackageSigner', {
+const PackageSignerRef = builder.prismaObject('PackageSigner', {
   description: 'One signer slot of a signing package.',
   fields: (t) => ({
     id: t.exposeID('id'),
@@ -93,6 +93,23 @@ export const SigningPackageRef = builder.prismaObject('SigningPackage', {
       resolve: (pkg) => pkg.documents.map(({ document }) => document),
     }),
     signers: t.relation('signers', { query: { orderBy: { order: 'asc' } } }),
+    mySlot: t.field({
+      type: PackageSignerRef,
+      nullable: true,
+      description: 'Your own signer slot, the one you sign or decline as; null when you are not a signer of this package.',
+      select: (_args, _context, nestedSelection) => ({ signers: nestedSelection({ orderBy: { order: 'asc' } }) }),
+      resolve: async (pkg, _args, context) => {
+        if (!context.viewer) return null;
+        const identities = await viewerSignerIdentities(context.services.db, context.viewer);
+        return actingSlot(pkg.signers.filter((slot) => isViewerSlot(context.viewer!, identities, slot))) ?? null;
+      },
+    }),
+    senderName: t.string({
+      nullable: true,
+      description: 'The name of the person who prepared and sent the package; null when that account no longer exists.',
+      select: { createdBy: { select: { name: true } } },
+      resolve: (pkg) => pkg.createdBy?.name ?? null,
+    }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
     version: t.exposeInt('version', { description: 'Increments on every change; send it back to send or void only what you saw.' }),

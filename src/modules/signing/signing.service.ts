@@ -11,6 +11,7 @@ import type { ClientInfo } from '../auth/sessions.service.ts';
 import type { Viewer } from '../auth/viewer.ts';
 import { readableDocumentsWhere } from '../documents/documents.policy.ts';
 import {
+  actingSlot,
   assertMayCreatePackageIn,
   assertMayListPackagesOf,
   assertMayOpenSigningHub,
@@ -306,7 +307,7 @@ async function findViewerSlot(db: Db | Tx, viewer: Viewer, packageId: string) {
     select: { id: true, order: true, status: true, package: { select: { id: true, organizationId: true, status: true, sequential: true } } },
     orderBy: { order: 'asc' },
   });
-  const slot = slots.find((s) => s.status === 'PENDING' || s.status === 'VIEWED') ?? slots[0];
+  const slot = actingSlot(slots);
   if (slot) return slot;
   const readable = await db.signingPackage.findFirst({ where: { AND: [{ id: packageId }, await readablePackagesWhere(db as Db, viewer)] }, select: { id: true } });
   if (readable) throw new AppError('FORBIDDEN', 'You are not a signer on this package.', { reason: 'NOT_A_SIGNER' });
