@@ -27,7 +27,7 @@ import { createLogger, type Logger } from './lib/logger.ts';
 import { authenticate, bearerToken } from './modules/auth/viewer.ts';
 import { createEventBus } from './realtime/event-bus.ts';
 import { withActivityPublishing } from './realtime/publish.ts';
-import { SessionGuard } from './realtime/session-guard.ts';
+import { SessionGuard, useSessionGuard } from './realtime/session-guard.ts';
 import { CLOSE_TOO_MANY_CONNECTIONS, refuseUpgrade, WebSocketLimits } from './realtime/websocket-limits.ts';
 import { createMailer, type Mailer } from './modules/mail/mailer.ts';
 import { createRateLimiter, DatabaseRateLimiter } from './lib/rate-limit.ts';
@@ -136,6 +136,13 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   await verifyDummyPassword('warm-up');
   // Cookies set by resolvers (sign-in, refresh, sign-out), keyed by the request they answer.
   const pendingCookies = new WeakMap<Request, string[]>();
+  // Ends live streams (WebSockets, and subscriptions over HTTP) whose session ends or whose token expires.
+  const sessionGuard = new SessionGuard({
+    db: database.prisma,
+    clock,
+    intervalMs: config.realtime.sessionCheckMs,
+    onError: (error) => logger.warn({ err: error }, 'live stream session check failed'),
+  });
 
   const production = config.env === 'production';
   const maskError = createErrorMasker(logger);
@@ -156,6 +163,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     useCsrfPrevention(),
     useInputLengthLimit(config.limits.stringLength),
     securityHeaders.yogaPlugin(),
+    useSessionGuard(sessionGuard) as Plugin,
     {
       onResponse({ request, response }) {
         for (const cookie of pendingCookies.get(request) ?? []) response.headers.append('Set-Cookie', cookie);
