@@ -109,6 +109,9 @@ const environmentSchema = z.object({
   INVITATIONS_PER_ORGANIZATION: integer(1, 1_000_000).default(100),
   INVITATION_WINDOW_SECONDS: integer(1, 7 * 86_400).default(3600),
   OAUTH_ACCESS_TOKEN_TTL_SECONDS: integer(60, 86_400).default(3600),
+  CREDENTIAL_FAILURES_PER_ADDRESS: integer(1, 100_000).default(20),
+  CREDENTIAL_FAILURES_PER_IDENTIFIER: integer(1, 1_000_000).default(100),
+  CREDENTIAL_FAILURE_WINDOW_SECONDS: integer(10, 86_400).default(300),
   DISABLED_API_VERSIONS: z
     .string()
     .trim()
@@ -194,6 +197,15 @@ export interface Config {
     /** Invitations one account may send, and one organization may receive senders' invitations for, per window. */
     perSender: number;
     perOrganization: number;
+    windowSeconds: number;
+  };
+  /**
+   * Failed authentications with machine credentials (partner API keys, OAuth client secrets, app sign-in keys), per
+   * client address and per credential identifier (partner id, client id, key prefix), each per window.
+   */
+  credentialLimits: {
+    perAddress: number;
+    perIdentifier: number;
     windowSeconds: number;
   };
   publicApi: {
@@ -293,6 +305,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       windowSeconds: e.MAGIC_LINK_WINDOW_SECONDS,
     },
     invitations: { perSender: e.INVITATIONS_PER_SENDER, perOrganization: e.INVITATIONS_PER_ORGANIZATION, windowSeconds: e.INVITATION_WINDOW_SECONDS },
+    credentialLimits: {
+      perAddress: e.CREDENTIAL_FAILURES_PER_ADDRESS,
+      perIdentifier: e.CREDENTIAL_FAILURES_PER_IDENTIFIER,
+      windowSeconds: e.CREDENTIAL_FAILURE_WINDOW_SECONDS,
+    },
     publicApi: {
       disabledVersions: new Set(listOf(e.DISABLED_API_VERSIONS).map((version) => version.toLowerCase())),
       accessTokenTtlSeconds: e.OAUTH_ACCESS_TOKEN_TTL_SECONDS,

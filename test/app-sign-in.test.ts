@@ -259,7 +259,7 @@ describe('a disabled API version', () => {
 describe('failed app sign-ins', () => {
   let limited: TestApp;
   beforeAll(async () => {
-    limited = await startTestApp({ env: { SIGN_IN_FAILURES_PER_ADDRESS: '3' } });
+    limited = await startTestApp({ env: { CREDENTIAL_FAILURES_PER_ADDRESS: '3' } });
   });
   afterAll(() => limited.close());
 

@@ -70,6 +70,9 @@ export async function startTestApp(options: StartTestAppOptions = {}): Promise<T
     DATA_DIR: dataDir,
     // Every test signs in from 127.0.0.1; the per-address limit has its own test.
     SIGN_IN_FAILURES_PER_ADDRESS: '10000',
+    // Likewise for partner keys, OAuth client secrets and app sign-in keys; their limits have their own tests.
+    CREDENTIAL_FAILURES_PER_ADDRESS: '10000',
+    CREDENTIAL_FAILURES_PER_IDENTIFIER: '10000',
     ...options.env,
   });
   const clock = options.clock ?? systemClock;

@@ -14,6 +14,8 @@ import { isUniqueViolation, PRINTABLE } from '../organizations/organizations.ser
 
 /** API keys start with this, so a leaked key is recognisable (secret scanners, logs) and its owner findable. */
 export const API_KEY_PREFIX = 'scak_';
+/** The start of a key kept beside its hash: it names the registration (in listings and limits) without being its secret. */
+export const apiKeyPrefix = (key: string): string => key.slice(0, API_KEY_PREFIX.length + 8);
 /** OAuth client ids and secrets, likewise. */
 export const CLIENT_ID_PREFIX = 'scc_';
 export const CLIENT_SECRET_PREFIX = 'scs_';
@@ -181,7 +183,7 @@ export async function createApiRegistration<Q extends RegistrationQuery>(
       data: {
         organizationId,
         name: registrationName,
-        keyPrefix: key.slice(0, API_KEY_PREFIX.length + 8),
+        keyPrefix: apiKeyPrefix(key),
         keyHash: hashSecret(key),
         allowedSources,
         createdById: input.viewer.userId,

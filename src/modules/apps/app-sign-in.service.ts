@@ -1,10 +1,12 @@
 import type { Services } from '../../graphql/context.ts';
+import { assertCredentialAttemptAllowed, CredentialAttemptsExceeded, recordCredentialFailure, type CredentialAttempt } from '../../lib/credential-guard.ts';
 import { AppError } from '../../lib/errors.ts';
 import { withPasswordWork } from '../../lib/password.ts';
 import { hashSecret } from '../../lib/tokens.ts';
 import { recordActivity } from '../activity/activity.service.ts';
 import { countPasswordAttempt } from '../auth/accounts.service.ts';
 import { startSession, type ClientInfo, type IssuedSession } from '../auth/sessions.service.ts';
+import { apiKeyPrefix } from './api-registrations.service.ts';
 import { checkAppAccess, INVALID_CREDENTIALS, SOURCE_NOT_ALLOWED, sourceAllowed, type AppAccessDenial } from './app-access.ts';
 import { activeOAuthToken, verifyOAuthAccessToken } from './oauth.service.ts';
 
@@ -94,19 +96,31 @@ export class AppSignInDenied extends Error {
   }
 }
 
-const failureRule = (services: Services) => ({ limit: services.config.auth.signInFailuresPerAddress, windowSeconds: services.config.auth.signInFailureWindowSeconds });
-const failureKey = (ip: string | undefined) => `appsignin:address:${ip ?? 'unknown'}`;
+/**
+ * Failed app sign-ins count against the caller's address and, with a key, against the key's prefix (what names a
+ * registration without being its secret), so keys and users cannot be guessed at speed from one place or many. An
+ * access token names nothing before it is verified, so it counts against the address only.
+ */
+const keyAttempt = (key: string, client: ClientInfo): CredentialAttempt => ({ kind: 'app-sign-in', identifier: `key:${apiKeyPrefix(key)}`, address: client.ip });
+const tokenAttempt = (client: ClientInfo): CredentialAttempt => ({ kind: 'app-sign-in', address: client.ip });
 
-/** Failed app sign-ins count against the caller's address, so keys and users cannot be guessed at speed. */
-async function assertNotThrottled(services: Services, client: ClientInfo): Promise<void> {
-  const state = await services.rateLimiter.peek(failureKey(client.ip), failureRule(services));
-  if (!state.allowed) {
-    throw new AppError('RATE_LIMITED', 'Too many failed sign-in attempts from this address. Try again later.', { retryAfterSeconds: state.retryAfterSeconds });
+async function assertNotThrottled(services: Services, attempt: CredentialAttempt): Promise<void> {
+  try {
+    await assertCredentialAttemptAllowed(services, attempt);
+  } catch (error) {
+    if (!(error instanceof CredentialAttemptsExceeded)) throw error;
+    throw new AppError('RATE_LIMITED', 'Too many failed sign-in attempts. Try again later.', { retryAfterSeconds: error.retryAfterSeconds });
   }
 }
 
-async function deny(services: Services, client: ClientInfo, denial: AppAccessDenial, facts: { method: string; organizationId?: string | null; userId?: string | null }): Promise<never> {
-  await services.rateLimiter.hit(failureKey(client.ip), failureRule(services));
+async function deny(
+  services: Services,
+  attempt: CredentialAttempt,
+  client: ClientInfo,
+  denial: AppAccessDenial,
+  facts: { method: string; organizationId?: string | null; userId?: string | null },
+): Promise<never> {
+  await recordCredentialFailure(services, attempt);
   await recordActivity(services.db, {
     type: 'auth.app_sign_in.failed',
     subjectUserId: facts.userId ?? null,
@@ -153,19 +167,20 @@ async function openAppSession(
  */
 export async function signInWithApiKey(services: Services, input: { credentials: PsAuthCredentials; client: ClientInfo }): Promise<AppSignInResult> {
   const method = 'api_key';
-  await assertNotThrottled(services, input.client);
+  const attempt = keyAttempt(input.credentials.key, input.client);
+  await assertNotThrottled(services, attempt);
   const registration = await services.db.apiRegistration.findUnique({
     where: { keyHash: hashSecret(input.credentials.key) },
     select: { id: true, organizationId: true, allowedSources: true, disabledAt: true },
   });
-  if (!registration || registration.disabledAt) return deny(services, input.client, INVALID_CREDENTIALS, { method });
+  if (!registration || registration.disabledAt) return deny(services, attempt, input.client, INVALID_CREDENTIALS, { method });
   const facts = { method, organizationId: registration.organizationId };
-  if (!sourceAllowed(registration.allowedSources, input.client.ip)) return deny(services, input.client, SOURCE_NOT_ALLOWED, facts);
+  if (!sourceAllowed(registration.allowedSources, input.client.ip)) return deny(services, attempt, input.client, SOURCE_NOT_ALLOWED, facts);
   const email = input.credentials.runAs.trim().toLowerCase();
   const user = await services.db.user.findUnique({ where: { email }, select: { id: true, passwordHash: true } });
-  if (!user) return deny(services, input.client, INVALID_CREDENTIALS, facts);
+  if (!user) return deny(services, attempt, input.client, INVALID_CREDENTIALS, facts);
   const denial = await checkAppAccess(services, { apiRegistrationId: registration.id, userId: user.id, ip: input.client.ip });
-  if (denial) return deny(services, input.client, denial, { ...facts, userId: user.id });
+  if (denial) return deny(services, attempt, input.client, denial, { ...facts, userId: user.id });
   const password = input.credentials.password;
   if (password !== undefined) {
     // Admitted to the password-hashing queue before the attempt counts: a 503 OVERLOADED costs the caller no attempt.
@@ -178,7 +193,7 @@ export async function signInWithApiKey(services: Services, input: { credentials:
       // Users without a password cost a full verification too.
       return user.passwordHash ? (await passwords.verify(user.passwordHash, password)).valid : (await passwords.verifyDummy(password), false);
     });
-    if (!valid) return deny(services, input.client, INVALID_CREDENTIALS, { ...facts, userId: user.id });
+    if (!valid) return deny(services, attempt, input.client, INVALID_CREDENTIALS, { ...facts, userId: user.id });
   }
   return openAppSession(services, { userId: user.id, organizationId: registration.organizationId, apiRegistrationId: registration.id, method, client: input.client });
 }
@@ -189,12 +204,13 @@ export async function signInWithApiKey(services: Services, input: { credentials:
  */
 export async function signInWithAccessToken(services: Services, input: { accessToken: string; client: ClientInfo }): Promise<AppSignInResult> {
   const method = 'oauth';
-  await assertNotThrottled(services, input.client);
+  const attempt = tokenAttempt(input.client);
+  await assertNotThrottled(services, attempt);
   const claims = await verifyOAuthAccessToken(services, input.accessToken);
   const token = claims ? await activeOAuthToken(services, claims) : null;
-  if (!token?.userId || !token.organizationId) return deny(services, input.client, INVALID_CREDENTIALS, { method });
+  if (!token?.userId || !token.organizationId) return deny(services, attempt, input.client, INVALID_CREDENTIALS, { method });
   const apiRegistrationId = token.oauthClient?.apiRegistrationId ?? null;
   const denial = await checkAppAccess(services, { apiRegistrationId, userId: token.userId, ip: input.client.ip });
-  if (denial || !apiRegistrationId) return deny(services, input.client, denial ?? INVALID_CREDENTIALS, { method, organizationId: token.organizationId, userId: token.userId });
+  if (denial || !apiRegistrationId) return deny(services, attempt, input.client, denial ?? INVALID_CREDENTIALS, { method, organizationId: token.organizationId, userId: token.userId });
   return openAppSession(services, { userId: token.userId, organizationId: token.organizationId, apiRegistrationId, oauthTokenId: token.id, method, client: input.client });
 }

@@ -1,5 +1,6 @@
 import { ACCESS_COOKIE, clearedSessionCookies, parseCookies, sessionCookies } from '../../http/cookies.ts';
 import { sendJson } from '../../http/respond.ts';
+import { CredentialAttemptsExceeded } from '../../lib/credential-guard.ts';
 import { AppError } from '../../lib/errors.ts';
 import type { RestContext, RestRoute } from '../../rest/router.ts';
 import { signOut } from '../auth/accounts.service.ts';
@@ -115,27 +116,11 @@ function clientCredentials(ctx: RestContext, form: URLSearchParams): { clientId:
   return { clientId, clientSecret };
 }
 
-const clientFailureKey = (ctx: RestContext) => `oauth:client:${ctx.client.ip ?? 'unknown'}`;
-
-/** Authenticates the calling client; failures count against the caller's address. */
+/** Authenticates the calling client; failures count against the caller's address and the client id. */
 async function requireClient(ctx: RestContext, form: URLSearchParams): Promise<AuthenticatedClient> {
-  const credentials = clientCredentials(ctx, form);
-  const { auth } = ctx.services.config;
-  const rule = { limit: auth.signInFailuresPerAddress, windowSeconds: auth.signInFailureWindowSeconds };
-  const state = await ctx.services.rateLimiter.peek(clientFailureKey(ctx), rule);
-  if (!state.allowed) throw new ThrottledClient(state.retryAfterSeconds);
-  const client = await authenticateClient(ctx.services, credentials);
-  if (!client) {
-    await ctx.services.rateLimiter.hit(clientFailureKey(ctx), rule);
-    throw new OAuthError('invalid_client', 'Client authentication failed.');
-  }
+  const client = await authenticateClient(ctx.services, { ...clientCredentials(ctx, form), client: ctx.client });
+  if (!client) throw new OAuthError('invalid_client', 'Client authentication failed.');
   return client;
-}
-
-class ThrottledClient extends Error {
-  constructor(readonly retryAfterSeconds: number) {
-    super('throttled');
-  }
 }
 
 /** Runs an OAuth endpoint, answering its failures in RFC 6749's error format rather than the API's envelope. */
@@ -148,11 +133,11 @@ const oauthEndpoint = (handler: (ctx: RestContext, form: URLSearchParams) => Pro
     if (error instanceof AppError && error.code === 'BAD_USER_INPUT') {
       return sendJson(ctx.res, error.status, { error: 'invalid_request', error_description: error.message }, NO_STORE);
     }
-    if (error instanceof ThrottledClient) {
+    if (error instanceof CredentialAttemptsExceeded) {
       return sendJson(
         ctx.res,
         429,
-        { error: 'invalid_request', error_description: `Too many failed client authentications from this address; try again in ${error.retryAfterSeconds} seconds.` },
+        { error: 'invalid_request', error_description: `Too many failed client authentications; try again in ${error.retryAfterSeconds} seconds.` },
         { ...NO_STORE, 'Retry-After': String(error.retryAfterSeconds) },
       );
     }

@@ -1,6 +1,7 @@
 import { errors, jwtVerify, SignJWT } from 'jose';
 import type { Services } from '../../graphql/context.ts';
-import { generateSecret, hashSecret, safeEqual } from '../../lib/tokens.ts';
+import { assertCredentialAttemptAllowed, recordCredentialFailure, verifyStoredSecret, type SecretVerifier } from '../../lib/credential-guard.ts';
+import { generateSecret, hashSecret } from '../../lib/tokens.ts';
 import { recordActivity } from '../activity/activity.service.ts';
 import type { ClientInfo } from '../auth/sessions.service.ts';
 import { JWT_ALGORITHM, verificationKeyResolver } from '../auth/keys.ts';
@@ -37,17 +38,37 @@ export interface AuthenticatedClient {
 }
 
 /**
- * A client by id and secret. Unknown ids cost the same hash and comparison as wrong secrets, and disabled clients
- * (or clients of revoked registrations) fail the same way.
+ * A client by id and secret, or null. An unknown id costs what a wrong secret costs: the same one read, and `verify`
+ * hashes and compares either way. Whether the client or its registration is disabled is asked only once the secret
+ * matched, so that extra read tells nothing to someone who does not hold it. Failures count against the caller's
+ * address and the client id; over either limit every attempt, the right secret included, is refused with
+ * CredentialAttemptsExceeded until the window ends.
  */
-export async function authenticateClient(services: Services, input: { clientId: string; clientSecret: string }): Promise<AuthenticatedClient | null> {
+export async function authenticateClient(
+  services: Services,
+  input: { clientId: string; clientSecret: string; client: ClientInfo },
+  verify: SecretVerifier = verifyStoredSecret,
+): Promise<AuthenticatedClient | null> {
+  const attempt = { kind: 'oauth-client', identifier: input.clientId, address: input.client.ip } as const;
+  await assertCredentialAttemptAllowed(services, attempt);
   const client = await services.db.oAuthClient.findUnique({
     where: { clientId: input.clientId },
-    select: { id: true, clientId: true, secretHash: true, organizationId: true, userId: true, scopes: true, apiRegistrationId: true, disabledAt: true, apiRegistration: { select: { disabledAt: true } } },
+    select: { id: true, clientId: true, secretHash: true, organizationId: true, userId: true, scopes: true, apiRegistrationId: true, disabledAt: true },
   });
-  const matches = safeEqual(hashSecret(input.clientSecret), client?.secretHash ?? hashSecret(`unknown:${input.clientId}`));
-  if (!client || !matches || client.disabledAt || client.apiRegistration?.disabledAt) return null;
+  const matches = verify(input.clientSecret, client?.secretHash);
+  const usable = client !== null && matches && !client.disabledAt && (await registrationUsable(services, client.apiRegistrationId));
+  if (!client || !usable) {
+    await recordCredentialFailure(services, attempt);
+    return null;
+  }
   return { id: client.id, clientId: client.clientId, organizationId: client.organizationId, userId: client.userId, scopes: client.scopes, apiRegistrationId: client.apiRegistrationId };
+}
+
+/** A client without a registration has nothing more to check; one with a revoked registration is unusable. */
+async function registrationUsable(services: Services, apiRegistrationId: string | null): Promise<boolean> {
+  if (!apiRegistrationId) return true;
+  const registration = await services.db.apiRegistration.findUnique({ where: { id: apiRegistrationId }, select: { disabledAt: true } });
+  return registration !== null && !registration.disabledAt;
 }
 
 export interface IssuedAccessToken {

@@ -29,7 +29,7 @@ async function issueMagicLinkRoute(ctx: RestContext): Promise<void> {
   const apiKey = singleHeader(ctx.req.headers['sw-api-key']);
   if (!partnerKey || !apiKey) return fail(ctx.res, 401, 'Partner ID and API key are required in headers');
   try {
-    const partner = await authenticatePartner(ctx.services, { partnerKey, apiKey });
+    const partner = await authenticatePartner(ctx.services, { partnerKey, apiKey, client: ctx.client });
     if (!partner) return fail(ctx.res, 401, 'Failed to verify org API key');
     const { url } = await issueMagicLink(ctx.services, { partner, customerId: ctx.params.customerId ?? '', client: ctx.client });
     sendJson(ctx.res, 200, { success: true, url });

@@ -1,8 +1,9 @@
 import type { Prisma } from '../../generated/prisma/client.ts';
 import type { Services } from '../../graphql/context.ts';
 import { AppError } from '../../lib/errors.ts';
+import { assertCredentialAttemptAllowed, CredentialAttemptsExceeded, recordCredentialFailure, verifyStoredSecret, type SecretVerifier } from '../../lib/credential-guard.ts';
 import { isUuid, parseId } from '../../lib/ids.ts';
-import { generateSecret, hashSecret, safeEqual } from '../../lib/tokens.ts';
+import { generateSecret, hashSecret } from '../../lib/tokens.ts';
 import { text } from '../../lib/validate.ts';
 import { recordActivity } from '../activity/activity.service.ts';
 import { normaliseEmail } from '../auth/accounts.service.ts';
@@ -86,17 +87,32 @@ export interface AuthenticatedPartner {
   organizationId: string | null;
 }
 
-/** Compared against when the partner is unknown, so an unknown partner costs what a wrong key costs. */
-const DUMMY_KEY_HASH = hashSecret('swk_no-such-partner');
-
-/** The partner whose SW-PARTNER-ID and SW-API-KEY these are, or null. Keys are compared in constant time. */
-export async function authenticatePartner(services: Pick<Services, 'db'>, input: { partnerKey: string; apiKey: string }): Promise<AuthenticatedPartner | null> {
+/**
+ * The partner whose SW-PARTNER-ID and SW-API-KEY these are, or null. An unknown partner id costs what a wrong key
+ * costs (`verify` hashes and compares either way). Failures count against the caller's address and the partner id;
+ * over either limit every attempt, the right key included, is refused with PartnerAttemptsExceeded until the
+ * window ends.
+ */
+export async function authenticatePartner(
+  services: Pick<Services, 'db' | 'rateLimiter' | 'config'>,
+  input: { partnerKey: string; apiKey: string; client: ClientInfo },
+  verify: SecretVerifier = verifyStoredSecret,
+): Promise<AuthenticatedPartner | null> {
+  const attempt = { kind: 'partner', identifier: input.partnerKey, address: input.client.ip } as const;
+  try {
+    await assertCredentialAttemptAllowed(services, attempt);
+  } catch (error) {
+    throw error instanceof CredentialAttemptsExceeded ? new PartnerAttemptsExceeded(error.retryAfterSeconds) : error;
+  }
   const partner = await services.db.partner.findUnique({
     where: { partnerKey: input.partnerKey },
     select: { id: true, organizationId: true, apiKeyHash: true, disabledAt: true },
   });
-  const matches = safeEqual(hashSecret(input.apiKey), partner?.apiKeyHash ?? DUMMY_KEY_HASH);
-  if (!partner || !matches || partner.disabledAt) return null;
+  const matches = verify(input.apiKey, partner?.apiKeyHash);
+  if (!partner || !matches || partner.disabledAt) {
+    await recordCredentialFailure(services, attempt);
+    return null;
+  }
   return { id: partner.id, organizationId: partner.organizationId };
 }
 
@@ -114,6 +130,14 @@ export class MagicLinkRateLimited extends Error {
   constructor(readonly retryAfterSeconds: number) {
     super('magic link rate limited');
     this.name = 'MagicLinkRateLimited';
+  }
+}
+
+/** Too many failed partner authentications: answered like the endpoint's other 429s, with Retry-After. */
+export class PartnerAttemptsExceeded extends MagicLinkRateLimited {
+  constructor(retryAfterSeconds: number) {
+    super(retryAfterSeconds);
+    this.name = 'PartnerAttemptsExceeded';
   }
 }
 
