@@ -1,3 +1,4 @@
+import { KeyObject, sign as signWithNode } from 'node:crypto';
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACCESS_TOKEN_AUDIENCE, SESSION_TOKEN_TYPE, verifyAccessToken } from '../src/modules/auth/access-token.ts';
@@ -90,12 +91,70 @@ describe('access-token verification', () => {
     await t.db.prisma.loginSession.update({ where: { id: sessionId }, data: { revokedAt: null } });
   });
 
+  it('refuses a tampered signature, a tampered payload and a cut or re-encoded signature; the untouched token passes', async () => {
+    const token = await issueFor(600);
+    const [header, payload, signature] = token.split('.') as [string, string, string];
+    const flipped = Buffer.from(signature, 'base64url');
+    flipped[10]! ^= 0x01;
+    expect((await meStatus(`${header}.${payload}.${flipped.toString('base64url')}`)).status).toBe(401);
+    const forged = b64({ ...JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')), sub: 'someone-else' });
+    expect((await meStatus(`${header}.${forged}.${signature}`)).status).toBe(401);
+    expect((await meStatus(`${header}.${payload}.${signature.slice(0, -4)}`)).status).toBe(401);
+    expect((await meStatus(`${header}.${payload}.`)).status).toBe(401);
+    // The same signature in DER form (what node:crypto emits by default) is not a JWS signature.
+    const der = signWithNode('sha256', Buffer.from(`${header}.${payload}`), KeyObject.from(t.app.services.keys.signing.privateKey));
+    expect((await meStatus(`${header}.${payload}.${der.toString('base64url')}`)).status).toBe(401);
+    expect((await meStatus(`${header}.${payload}.${signature}`)).status).toBe(200);
+  });
+
+  it('refuses every algorithm but ES256, even under our kid and with a valid signature for that algorithm', async () => {
+    const p384 = await generateKeyPair('ES384');
+    expect((await meStatus(await new SignJWT(claims()).setProtectedHeader({ alg: 'ES384', typ: SESSION_TOKEN_TYPE, kid: t.app.services.keys.signing.kid }).sign(p384.privateKey))).status).toBe(401);
+    const rsa = await generateKeyPair('RS256');
+    expect((await meStatus(await new SignJWT(claims()).setProtectedHeader({ alg: 'RS256', typ: SESSION_TOKEN_TYPE, kid: t.app.services.keys.signing.kid }).sign(rsa.privateKey))).status).toBe(401);
+    // Our own key and signature, with the header claiming another algorithm.
+    expect((await meStatus(signRaw({ alg: 'ES512', typ: SESSION_TOKEN_TYPE, kid: t.app.services.keys.signing.kid }, claims()))).status).toBe(401);
+    expect((await meStatus(signRaw({ alg: 'ES256', typ: SESSION_TOKEN_TYPE, kid: t.app.services.keys.signing.kid }, claims()))).status).toBe(200);
+  });
+
+  it('keeps every claim check: exp (expired or missing or not a number), nbf in the future, iat and sid required', async () => {
+    const header = { alg: 'ES256', typ: SESSION_TOKEN_TYPE, kid: t.app.services.keys.signing.kid };
+    const { exp: _exp, ...withoutExp } = claims();
+    const { iat: _iat, ...withoutIat } = claims();
+    const { sid: _sid, ...withoutSid } = claims();
+    expect((await meStatus(signRaw(header, { ...claims(), exp: nowSeconds() - 1 }))).status).toBe(401);
+    expect((await meStatus(signRaw(header, { ...claims(), exp: nowSeconds() }))).status).toBe(401);
+    expect((await meStatus(signRaw(header, withoutExp))).status).toBe(401);
+    expect((await meStatus(signRaw(header, { ...claims(), exp: String(nowSeconds() + 600) }))).status).toBe(401);
+    expect((await meStatus(signRaw(header, withoutIat))).status).toBe(401);
+    expect((await meStatus(signRaw(header, withoutSid))).status).toBe(401);
+    const notYet = signRaw(header, { ...claims(), nbf: nowSeconds() + 30 });
+    expect((await meStatus(notYet)).status).toBe(401);
+    clock.advance(30_000);
+    expect((await meStatus(notYet)).status).toBe(200);
+  });
+
+  it('refuses critical header parameters it does not understand, and an unencoded payload', async () => {
+    const header = { alg: 'ES256', typ: SESSION_TOKEN_TYPE, kid: t.app.services.keys.signing.kid };
+    expect((await meStatus(signRaw({ ...header, crit: ['urn:example:must-understand'], 'urn:example:must-understand': true }, claims()))).status).toBe(401);
+    expect((await meStatus(signRaw({ ...header, crit: ['b64'], b64: false }, claims()))).status).toBe(401);
+    expect((await meStatus(signRaw({ ...header, typ: 'JWT' }, claims()))).status).toBe(401);
+    expect((await meStatus(signRaw(header, claims()))).status).toBe(200);
+  });
+
   it('answers a malformed Authorization header with invalid_token', async () => {
     const response = await fetch(`${t.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Basic abc' }, body: JSON.stringify({ query: '{ me { id } }' }) });
     expect(response.status).toBe(401);
     expect(response.headers.get('www-authenticate')).toBe('Bearer error="invalid_token"');
   });
 });
+
+/** A compact JWS signed with the server's own key, whatever the header says (jose would refuse to sign some). */
+function signRaw(header: Record<string, unknown>, payload: Record<string, unknown>): string {
+  const signingInput = `${b64(header)}.${b64(payload)}`;
+  const signature = signWithNode('sha256', Buffer.from(signingInput), { key: KeyObject.from(t.app.services.keys.signing.privateKey), dsaEncoding: 'ieee-p1363' });
+  return `${signingInput}.${signature.toString('base64url')}`;
+}
 
 async function issueFor(ttlSeconds: number): Promise<string> {
   const { issueAccessToken } = await import('../src/modules/auth/access-token.ts');
@@ -117,7 +176,7 @@ describe('signing keys', () => {
       expect(after.signing.kid).toBe(rotated.kid);
       expect(after.signing.kid).not.toBe(before.signing.kid);
       expect(after.jwks().keys.map((k) => k.kid)).toEqual([rotated.kid, before.signing.kid]);
-      expect(await verifyAccessToken(settings(after, start), oldToken)).toEqual({ userId, sessionId, expiresAt: new Date(start.getTime() + 600_000) });
+      expect(verifyAccessToken(settings(after, start), oldToken)).toEqual({ userId, sessionId, expiresAt: new Date(start.getTime() + 600_000) });
 
       // A later rotation, after the old key's tokens have all expired, drops it.
       const later = new Date(start.getTime() + 601_000);

@@ -1,7 +1,17 @@
 import { hash, type Algorithm } from '@node-rs/argon2';
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../src/lib/errors.ts';
-import { checkPasswordPolicy, hashPassword, PASSWORD_HASH_PARAMS, verifyDummyPassword, verifyPassword } from '../src/lib/password.ts';
+import {
+  checkPasswordPolicy,
+  configurePasswordHashing,
+  hashPassword,
+  PASSWORD_HASH_PARAMS,
+  passwordHashingLoad,
+  verifyDummyPassword,
+  verifyPassword,
+  withPasswordWork,
+} from '../src/lib/password.ts';
+import { defaultCpuConcurrency } from '../src/lib/work-queue.ts';
 
 const ARGON2I: Algorithm = 1;
 const ARGON2ID: Algorithm = 2;
@@ -99,6 +109,54 @@ describe('verifyDummyPassword', () => {
     // Same parameters, so the same work; a shortcut (no hashing at all) would be orders of magnitude faster.
     expect(dummy / real).toBeGreaterThan(0.3);
     expect(dummy / real).toBeLessThan(3);
+  });
+});
+
+describe('the password-hashing queue', () => {
+  it('runs at most `concurrency` hashes at once, admits `queue` more callers, and refuses the next at once with OVERLOADED', async () => {
+    configurePasswordHashing({ concurrency: 1, queueLimit: 1 });
+    try {
+      let peakRunning = 0;
+      const watch = setInterval(() => (peakRunning = Math.max(peakRunning, passwordHashingLoad().running)), 1);
+      const admitted = [hashPassword('first password'), hashPassword('second password')];
+      // Refused at once: no hashing, and no waiting for the two above.
+      const refused = await hashPassword('third password').then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(passwordHashingLoad().admitted).toBe(2);
+      expect(refused).toBeInstanceOf(AppError);
+      expect(refused).toMatchObject({ code: 'OVERLOADED', retryAfterSeconds: 1, status: 503 });
+      const [first, second] = await Promise.all(admitted);
+      clearInterval(watch);
+      expect((await verifyPassword(first!, 'first password')).valid).toBe(true);
+      expect((await verifyPassword(second!, 'second password')).valid).toBe(true);
+      expect(peakRunning).toBe(1);
+      // With the queue empty again, the same call is admitted.
+      await expect(hashPassword('third password')).resolves.toMatch(/^\$argon2id\$/);
+      expect(passwordHashingLoad()).toEqual({ admitted: 0, running: 0, waiting: 0 });
+    } finally {
+      configurePasswordHashing({ concurrency: defaultCpuConcurrency(), queueLimit: 16 });
+    }
+  });
+
+  it('keeps one admission for all of a caller’s hashing, and gives it back when the work fails', async () => {
+    configurePasswordHashing({ concurrency: 1, queueLimit: 0 });
+    try {
+      const rehashed = await withPasswordWork(async (passwords) => {
+        const stored = await passwords.hash('a password');
+        const check = await passwords.verify(stored, 'a password');
+        // Inside the admission, a second caller finds no room.
+        await expect(verifyDummyPassword('another caller')).rejects.toMatchObject({ code: 'OVERLOADED' });
+        return check.valid ? passwords.hash('a new password') : undefined;
+      });
+      expect(rehashed).toMatch(/^\$argon2id\$/);
+      await expect(withPasswordWork(() => Promise.reject(new Error('failed work')))).rejects.toThrow('failed work');
+      expect(passwordHashingLoad()).toEqual({ admitted: 0, running: 0, waiting: 0 });
+      await expect(verifyDummyPassword('room again')).resolves.toBeUndefined();
+    } finally {
+      configurePasswordHashing({ concurrency: defaultCpuConcurrency(), queueLimit: 16 });
+    }
   });
 });
 
