@@ -70,7 +70,7 @@ describe('password hashing under a sign-in burst', () => {
     const emails = await accounts(CAPACITY);
     const responses = await Promise.all(emails.map((email) => signIn(email)));
     expect(responses.map((r) => r.status)).toEqual(emails.map(() => 200));
-    for (const response of responses) expect(response.body.data?.signIn.accessToken).toBeTruthy();
+    for (const response of responses) expect(response.body.data?.signIn?.accessToken).toBeTruthy();
     expect(passwordHashingLoad()).toEqual({ admitted: 0, running: 0, waiting: 0 });
   });
 
@@ -101,7 +101,8 @@ describe('password hashing under a sign-in burst', () => {
     expect(admitted.length).toBeGreaterThan(0);
     for (const response of refused) expectOverloaded(response);
     for (const response of admitted) {
-      const token = response.body.data!.signIn.accessToken;
+      const token = response.body.data?.signIn?.accessToken;
+      expect(token).toBeTruthy();
       expect((await t.graphql(MeDocument, {}, { token })).status).toBe(200);
     }
 
@@ -131,7 +132,7 @@ describe('password hashing under a sign-in burst', () => {
     // Five refusals, and the account's limit is two attempts: the right password still signs in once hashing has room.
     const after = await signIn(email!);
     expect(after.status).toBe(200);
-    expect(after.body.data?.signIn.accessToken).toBeTruthy();
+    expect(after.body.data?.signIn?.accessToken).toBeTruthy();
   });
 
   it('answers app sign-in with a password 503 with Retry-After while hashing is saturated, and signs in once it is not', async () => {
