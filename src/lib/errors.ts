@@ -67,6 +67,8 @@ const CONNECTION_FAILURES = new Set([
   'P1017', // server closed the connection
   'P2024', // timed out fetching a connection from the pool
 ]);
+/** What drivers say when the connection is gone (lower case: compared with the lower-cased message). */
+const CONNECTION_MESSAGES = ['connection terminated', 'connect econnrefused', 'databasenotreachable', 'timeout exceeded when trying to connect'];
 const CONNECTION_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', '57P01', '57P03']);
 
 /** True when an error means the database could not be reached, as opposed to a bad query. */
@@ -77,7 +79,7 @@ export function isDatabaseUnavailable(error: unknown): boolean {
     const name = (e as { name?: unknown }).name;
     if (name === 'PrismaClientInitializationError') return true;
     const message = (e as { message?: unknown }).message;
-    if (typeof message === 'string' && /Connection terminated|connect ECONNREFUSED|DatabaseNotReachable|timeout exceeded when trying to connect/i.test(message)) return true;
+    if (typeof message === 'string' && CONNECTION_MESSAGES.some((text) => message.toLowerCase().includes(text))) return true;
   }
   return false;
 }

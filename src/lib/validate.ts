@@ -68,6 +68,21 @@ export function email(value: string, field = 'email'): string {
   return address.toLowerCase();
 }
 
+const HOST_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+const TOP_LEVEL_LABEL = /^[a-z]{2,63}$/;
+
+/** A DNS host name such as `app.lender.example`, lower-cased: labels of 1 to 63 letters, digits and inner dashes. */
+export function hostName(value: string, field: string, hint = `${field} must be a host name such as app.lender.example.`): string {
+  const host = value.trim().toLowerCase();
+  if (host.length > 253) throw new AppError('BAD_USER_INPUT', hint, { field, reason: 'TOO_LONG' });
+  const labels = host.split('.');
+  const top = labels.pop() ?? '';
+  if (labels.length === 0 || !labels.every((label) => matchesWithin(label, 63, HOST_LABEL)) || !TOP_LEVEL_LABEL.test(top)) {
+    throw new AppError('BAD_USER_INPUT', hint, { field, reason: 'INVALID_FORMAT' });
+  }
+  return host;
+}
+
 /** For parsers of headers and other client text that answer "no match" rather than an input error. */
 export function matchesWithin(value: string, max: number, pattern: RegExp): boolean {
   return value.length <= max && pattern.test(value);

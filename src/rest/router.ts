@@ -43,7 +43,8 @@ interface CompiledRoute extends RestRoute {
   version: string | undefined;
 }
 
-function compile(route: RestRoute): CompiledRoute {
+/** A route's path as an anchored pattern: literal segments escaped, each `:name` one `([^/]+)` between slashes. */
+export function compileRoute(route: RestRoute): CompiledRoute {
   const names: string[] = [];
   const source = route.path
     .split('/')
@@ -77,7 +78,7 @@ export async function readBody(req: IncomingMessage, limit: number): Promise<Buf
  * handler throws become the JSON error envelope; anything else is logged and answered as INTERNAL.
  */
 export function createRestRouter(services: Services, routes: RestRoute[]) {
-  const compiled = routes.map(compile);
+  const compiled = routes.map(compileRoute);
 
   return async function handle(req: IncomingMessage, res: ServerResponse, path: string, requestId: string): Promise<boolean> {
     const allowed: string[] = [];

@@ -4,7 +4,7 @@ import type { PermissionKey } from '../../generated/prisma/enums.ts';
 import type { Services } from '../../graphql/context.ts';
 import { AppError } from '../../lib/errors.ts';
 import { parseId } from '../../lib/ids.ts';
-import { integerInRange, optionalText, text } from '../../lib/validate.ts';
+import { hostName, integerInRange, optionalText, text } from '../../lib/validate.ts';
 import { recordActivity } from '../activity/activity.service.ts';
 import { PERMISSION_KEYS } from '../auth/permissions.ts';
 import type { ClientInfo } from '../auth/sessions.service.ts';
@@ -17,7 +17,6 @@ type LocationQuery = { include?: Prisma.LocationInclude; select?: Prisma.Locatio
 /** Names shown to people (and put in mail subjects): no control characters, so no header or line injection. */
 export const PRINTABLE = /^[^\p{Cc}]+$/u;
 const SLUG = /^[a-z0-9-]{3,60}$/;
-const HOSTNAME = /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
 const PLAN = /^[a-z0-9-]{2,40}$/;
 
 /** The roles every new organization starts with. */
@@ -118,11 +117,8 @@ export async function updateOrganizationSettings<Q extends OrganizationQuery>(
   const data: Prisma.OrganizationUpdateInput = {};
   if (input.name !== undefined && input.name !== null) data.name = organizationName(input.name);
   if (input.signInDomain !== undefined) {
-    const domain = input.signInDomain?.trim().toLowerCase() ?? '';
-    if (domain !== '' && !HOSTNAME.test(domain)) {
-      throw new AppError('BAD_USER_INPUT', 'signInDomain must be a host name such as app.lender.example (no scheme, port or path).', { field: 'signInDomain' });
-    }
-    data.signInDomain = domain === '' ? null : domain;
+    const domain = input.signInDomain?.trim() ?? '';
+    data.signInDomain = domain === '' ? null : hostName(domain, 'signInDomain', 'signInDomain must be a host name such as app.lender.example (no scheme, port or path).');
   }
   if (Object.keys(data).length === 0) throw new AppError('BAD_USER_INPUT', 'Give a name or a signInDomain to change.', { field: 'input' });
   await services.db.$transaction(async (tx) => {
