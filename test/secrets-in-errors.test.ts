@@ -110,6 +110,29 @@ describe('coercion errors name the path and the expected type, never the value',
   });
 });
 
+describe('variables that are not JSON at all', () => {
+  it('are refused with 400 BAD_REQUEST without quoting the text, over GET, POST and a form', async () => {
+    const secret = 'Not-Json-Secret-7713';
+    const query = encodeURIComponent('query($id: ID!) { document(id: $id) { id } }');
+    const answers = [
+      await fetch(`${t.url}/graphql?query=${query}&variables=${encodeURIComponent(`{"id": "${secret}"`)}`),
+      await fetch(`${t.url}/graphql?query=${query}&variables=${encodeURIComponent(secret)}`),
+      await fetch(`${t.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: `{"query":"{ __typename }","variables":{"p":"${secret}"` }),
+      await fetch(`${t.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `query=${query}&variables=${encodeURIComponent(`[${secret}`)}` }),
+    ];
+    for (const response of answers) {
+      const text = await response.text();
+      expect(response.status, text).toBe(400);
+      expect(text).not.toContain(secret);
+      expect((JSON.parse(text) as Body).errors?.[0]?.extensions?.code, text).toBe('BAD_REQUEST');
+    }
+    // The same requests with readable JSON are served.
+    const readable = await fetch(`${t.url}/graphql?query=${encodeURIComponent('{ __typename }')}&variables=${encodeURIComponent('{}')}`);
+    expect(await readable.json()).toEqual({ data: { __typename: 'Query' } });
+    expect(allLogOutput()).not.toContain(secret);
+  });
+});
+
 /** Argument and input field names that carry a credential. */
 const SECRET_NAME = /password|token|secret|key|value/i;
 

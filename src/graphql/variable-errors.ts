@@ -18,7 +18,7 @@ import {
   type GraphQLSchema,
   type VariableDefinitionNode,
 } from 'graphql';
-import type { Plugin } from 'graphql-yoga';
+import { createGraphQLError, type Plugin } from 'graphql-yoga';
 import { AppError } from '../lib/errors.ts';
 import { toGraphQLError } from './errors.ts';
 
@@ -31,6 +31,10 @@ import { toGraphQLError } from './errors.ts';
  *
  * The replacement is worked out again from the schema and the variables, rather than by editing graphql-js's
  * messages, so no form of echo (including a custom scalar's own message) can slip through.
+ *
+ * Variables that are not even JSON fare the same: the JSON parser's message quotes the text around the fault, which
+ * yoga passes on as `extensions.originalError` (a POST body) or lets out as an unexpected error, logged and answered
+ * INTERNAL (the `variables` parameter of a GET or form request). Both become a plain 400 BAD_REQUEST.
  */
 export function useSafeVariableErrors(options: { suggestions: boolean }): Plugin {
   const rewrite = (args: ExecutionArgsLike, result: ExecutionResult, setResult: (result: ExecutionResult) => void) => {
@@ -39,6 +43,17 @@ export function useSafeVariableErrors(options: { suggestions: boolean }): Plugin
     setResult({ ...result, errors: safeVariableErrors(args, errors, options.suggestions) });
   };
   return {
+    onRequestParse({ requestParser, setRequestParser }) {
+      // Runs after yoga's own hooks have chosen the parser for this request's method and content type.
+      if (!requestParser) return;
+      setRequestParser(async (request) => {
+        try {
+          return await requestParser(request);
+        } catch (error) {
+          throw unreadableRequest(error) ?? error;
+        }
+      });
+    },
     onExecute({ args }) {
       return {
         onExecuteDone({ result, setResult }) {
@@ -54,6 +69,18 @@ export function useSafeVariableErrors(options: { suggestions: boolean }): Plugin
       };
     },
   };
+}
+
+/** A request whose JSON cannot be read, told without any of its text; undefined for any other failure. */
+function unreadableRequest(error: unknown): GraphQLError | undefined {
+  const extensions = { code: 'BAD_REQUEST', http: { status: 400 } };
+  if (error instanceof SyntaxError) {
+    return createGraphQLError('The "variables" or "extensions" parameter is not valid JSON.', { extensions });
+  }
+  if (error instanceof GraphQLError && error.extensions.originalError) {
+    return createGraphQLError(error.message, { extensions: { ...extensions, code: error.extensions.code ?? extensions.code } });
+  }
+  return undefined;
 }
 
 interface ExecutionArgsLike {
