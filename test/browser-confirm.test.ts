@@ -3,6 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { chromium, type Browser, type BrowserContext } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { hashSecret } from '../src/lib/tokens.ts';
 import { startTestApp, type TestApp } from './support/app.ts';
 import { createUser, signInAs } from './support/factories.ts';
 
@@ -29,16 +30,23 @@ const CREATE_CUSTOMER = `mutation($input: CreatePartnerCustomerInput!) { createP
 const INVALID_TITLE = 'Sign-in link not valid';
 const INVALID_MESSAGE = 'This sign-in link has expired or was already used. Ask for a new link.';
 
-/** Stands in for the customer portal: PORTAL_HOME_URL must be a page the browser can really land on. */
-async function startPortal(): Promise<{ homeUrl: string; close(): Promise<void> }> {
-  const server = http.createServer((_req, res) => {
+/**
+ * Stands in for the customer portal: PORTAL_HOME_URL must be a page the browser can really land on. It also serves,
+ * at /elsewhere, whatever page a test sets: another site's page, for the login-CSRF case.
+ */
+async function startPortal(): Promise<{ homeUrl: string; elsewhereUrl: string; setElsewhere(html: string): void; close(): Promise<void> }> {
+  let elsewhere = '';
+  const server = http.createServer((req, res) => {
     res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
-    res.end('<!doctype html><html lang="en"><head><title>Portal</title></head><body><h1>Portal home</h1></body></html>');
+    if (req.url === '/elsewhere') res.end(elsewhere);
+    else res.end('<!doctype html><html lang="en"><head><title>Portal</title></head><body><h1>Portal home</h1></body></html>');
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
     homeUrl: `http://127.0.0.1:${port}/home`,
+    elsewhereUrl: `http://127.0.0.1:${port}/elsewhere`,
+    setElsewhere: (html) => void (elsewhere = html),
     close: () => new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve()))),
   };
 }
@@ -68,7 +76,8 @@ for (const executablePath of browserCases) {
 
     beforeAll(async () => {
       portal = await startPortal();
-      t = await startTestApp({ env: { PORTAL_HOME_URL: portal.homeUrl } });
+      // More links per customer than the default 5 a minute: each test issues its own.
+      t = await startTestApp({ env: { PORTAL_HOME_URL: portal.homeUrl, MAGIC_LINKS_PER_CUSTOMER: '100' } });
       const db = t.db.prisma;
       const admin = await createUser(db, { roles: ['ADMIN'] });
       const adminToken = (await signInAs(t.app.services, admin.id)).token;
@@ -109,8 +118,8 @@ for (const executablePath of browserCases) {
     });
     afterEach(async () => {
       try {
-        // Chromium reports every 400 page as a failed load; anything else (a CSP violation, say) is a fault.
-        expect(consoleErrors.filter((text) => !text.includes('the server responded with a status of 400'))).toEqual([]);
+        // Chromium reports every 400 and 403 page as a failed load; anything else (a CSP violation, say) is a fault.
+        expect(consoleErrors.filter((text) => !/the server responded with a status of 40[03]/.test(text))).toEqual([]);
       } finally {
         await context?.close();
       }
@@ -181,6 +190,39 @@ for (const executablePath of browserCases) {
       expect(await second.getByRole('heading', { name: INVALID_TITLE }).count()).toBe(1);
       expect(await second.getByText(INVALID_MESSAGE).count()).toBe(1);
       expect((await context.cookies(t.url)).filter((c) => c.name === 'sc_access')).toEqual([cookie]);
+    });
+
+    it('a link followed from another site (a webmail, a partner page) still signs in', async () => {
+      const link = await issueLink();
+      portal.setElsewhere(`<!doctype html><html lang="en"><head><title>Mail</title></head><body><a href="${link}">Open Safeclose</a></body></html>`);
+      const page = await context.newPage();
+      await page.goto(portal.elsewhereUrl);
+      await page.getByRole('link', { name: 'Open Safeclose' }).click();
+      await page.getByRole('button', { name: 'Continue to Safeclose' }).click();
+      await page.waitForURL(portal.homeUrl);
+      expect((await context.cookies(t.url)).filter((c) => c.name === 'sc_access')).toHaveLength(1);
+    });
+
+    it("another site's form cannot sign the visitor in with its own link, even after the visitor opened a page here", async () => {
+      // The visitor has a nonce cookie from a page of their own link.
+      const page = await context.newPage();
+      await page.goto(await issueLink());
+      // The attacker's own link, posted by a form on another site with the field names of ours.
+      const attackerToken = new URL(await issueLink()).searchParams.get('token_hash')!;
+      portal.setElsewhere(`<!doctype html><html lang="en"><head><title>Prize</title></head><body>
+<form method="post" action="${t.url}/auth/confirm">
+<input type="hidden" name="token_hash" value="${attackerToken}"><input type="hidden" name="type" value="magiclink"><input type="hidden" name="nonce" value="guessed">
+<button type="submit">Claim your prize</button></form></body></html>`);
+      await page.goto(portal.elsewhereUrl);
+      const [response] = await Promise.all([
+        page.waitForResponse((r) => r.url() === `${t.url}/auth/confirm` && r.request().method() === 'POST'),
+        page.getByRole('button', { name: 'Claim your prize' }).click(),
+      ]);
+      expect(response.status()).toBe(403);
+      expect(await page.getByRole('heading', { name: 'Open your sign-in link again' }).count()).toBe(1);
+      expect((await context.cookies(t.url)).filter((c) => c.name === 'sc_access')).toEqual([]);
+      const stored = await t.db.prisma.authToken.findUniqueOrThrow({ where: { tokenHash: hashSecret(attackerToken) } });
+      expect(stored.consumedAt).toBeNull();
     });
 
     it('a tampered token shows the not-valid page, while the untouched link still works', async () => {

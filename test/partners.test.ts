@@ -61,15 +61,19 @@ describe('partner magic links', () => {
     return { url, token: new URL(url).searchParams.get('token_hash')! };
   }
 
+  /** This test's browser: the nonce its confirmation-page cookie holds (the page's form carries the same). */
+  let browserNonce: string;
+
   const confirm = (token: string, type = 'magiclink') =>
     fetch(`${t.url}/auth/confirm`, {
       method: 'POST',
       redirect: 'manual',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ token_hash: token, type }).toString(),
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: `sc_confirm=${browserNonce}` },
+      body: new URLSearchParams({ token_hash: token, type, nonce: browserNonce }).toString(),
     });
 
-  const confirmPage = (token: string) => fetch(`${t.url}/auth/confirm?${new URLSearchParams({ token_hash: token, type: 'magiclink' }).toString()}`);
+  const confirmPage = (token: string) =>
+    fetch(`${t.url}/auth/confirm?${new URLSearchParams({ token_hash: token, type: 'magiclink' }).toString()}`, { headers: { cookie: `sc_confirm=${browserNonce}` } });
 
   beforeAll(async () => {
     // Per-customer limit high enough for the tests that need many links; the limit itself has its own app below.
@@ -85,6 +89,9 @@ describe('partner magic links', () => {
     customerId = await createCustomer(partner.id, 'Dana@Customer.test');
     unlinkedCustomerId = await createCustomer(partner.id);
     otherPartnersCustomerId = await createCustomer(otherPartner.id, 'dana@customer.test');
+    // The first page this browser opens sets its nonce cookie.
+    const firstPage = await fetch(`${t.url}/auth/confirm?${new URLSearchParams({ token_hash: (await newLink()).token, type: 'magiclink' }).toString()}`);
+    browserNonce = firstPage.headers.getSetCookie().find((c) => c.startsWith('sc_confirm='))!.split(';')[0]!.slice('sc_confirm='.length);
   });
   afterAll(async () => {
     await t?.close();
@@ -202,6 +209,7 @@ describe('partner magic links', () => {
         expect(page.headers.get('content-security-policy')).not.toContain('script-src');
         const html = await page.text();
         expect(html).toContain('<form method="post" action="/auth/confirm">');
+        expect(html).toContain(`<input type="hidden" name="nonce" value="${browserNonce}">`);
         expect(html).toContain('Continue to Safeclose');
         expect(html).not.toContain('<script');
       }

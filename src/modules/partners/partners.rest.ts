@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import type { Config } from '../../config.ts';
-import { sessionCookies } from '../../http/cookies.ts';
+import { parseCookies, serialise, sessionCookies } from '../../http/cookies.ts';
 import { sendJson } from '../../http/respond.ts';
 import { AppError } from '../../lib/errors.ts';
+import { generateSecret, safeEqual } from '../../lib/tokens.ts';
 import type { RestContext, RestRoute } from '../../rest/router.ts';
 import { authenticatePartner, consumeMagicLink, isMagicLinkUsable, issueMagicLink, MagicLinkError, MagicLinkRateLimited, type MagicLinkFailure } from './partners.service.ts';
 
@@ -84,16 +85,48 @@ function sendInvalidLinkPage(res: ServerResponse, config: Config, message: strin
 
 const INCOMPLETE_LINK = 'This sign-in link is incomplete. Open the full link you were given, or ask for a new link.';
 const INVALID_LINK_MESSAGE = 'This sign-in link has expired or was already used. Ask for a new link.';
+const UNBOUND_FORM_MESSAGE =
+  'This sign-in page was not opened in this browser, or was left open too long. Open the sign-in link you were given again: it has not been used.';
+
+/**
+ * The confirmation page binds its form to the browser that opened it: a random nonce in an HttpOnly, SameSite=Strict
+ * cookie scoped to this path, and the same nonce in the form. Another site can make a browser post a form here, but
+ * can neither read nor set this cookie, so it cannot sign a visitor in with its own link (login CSRF).
+ */
+const CONFIRM_NONCE_COOKIE = 'sc_confirm';
+const CONFIRM_PATH = '/auth/confirm';
+/** How long an opened page stays usable; the link itself is not spent, so opening it again gives a fresh page. */
+const CONFIRM_NONCE_TTL_SECONDS = 15 * 60;
+const NONCE = /^[A-Za-z0-9_-]{43}$/;
+
+/** The browser's nonce: kept when it already has a well-formed one, so two tabs opened from links both work. */
+function confirmNonce(ctx: RestContext): string {
+  const existing = parseCookies(ctx.req.headers.cookie).get(CONFIRM_NONCE_COOKIE);
+  return existing && NONCE.test(existing) ? existing : generateSecret();
+}
+
+/**
+ * Whether the form was posted from the page this server gave this browser: not from another site (Fetch Metadata,
+ * where the browser sends it) and carrying the nonce of its cookie (compared in constant time).
+ */
+function isBoundToBrowser(ctx: RestContext, form: URLSearchParams): boolean {
+  const site = ctx.req.headers['sec-fetch-site'];
+  if (site !== undefined && site !== 'same-origin' && site !== 'none') return false;
+  const cookie = parseCookies(ctx.req.headers.cookie).get(CONFIRM_NONCE_COOKIE) ?? '';
+  const sent = form.get('nonce') ?? '';
+  return NONCE.test(cookie) && safeEqual(cookie, sent);
+}
 
 /**
  * GET /auth/confirm shows a button and uses nothing up: mail scanners and link previews that fetch the URL leave
- * the link intact. Only the POST from this page signs in.
+ * the link intact. Only the POST from this page, in this browser, signs in.
  */
 async function confirmPageRoute(ctx: RestContext): Promise<void> {
   const { config } = ctx.services;
   const token = ctx.query.get('token_hash') ?? '';
   if (!token || ctx.query.get('type') !== 'magiclink') return sendInvalidLinkPage(ctx.res, config, INCOMPLETE_LINK);
   if (!(await isMagicLinkUsable(ctx.services, token))) return sendInvalidLinkPage(ctx.res, config, INVALID_LINK_MESSAGE);
+  const nonce = confirmNonce(ctx);
   sendPage(
     ctx.res,
     config,
@@ -102,18 +135,22 @@ async function confirmPageRoute(ctx: RestContext): Promise<void> {
     `<form method="post" action="/auth/confirm">
 <input type="hidden" name="token_hash" value="${escapeHtml(token)}">
 <input type="hidden" name="type" value="magiclink">
+<input type="hidden" name="nonce" value="${escapeHtml(nonce)}">
 <button type="submit">Continue to Safeclose</button>
 </form>`,
+    { 'Set-Cookie': serialise(config, CONFIRM_NONCE_COOKIE, nonce, { maxAgeSeconds: CONFIRM_NONCE_TTL_SECONDS, path: CONFIRM_PATH, sameSite: 'Strict' }) },
   );
 }
 
 /**
- * POST /auth/confirm (a form): uses the link up, starts the session, sets its cookies and sends the browser to the
- * portal. Cross-site submission is harmless: it only spends a secret the submitter already holds.
+ * POST /auth/confirm (the page's form): uses the link up, starts the session, sets its cookies and sends the
+ * browser to the portal. A form that is not bound to this browser (posted from another site, or without the
+ * page's nonce) is refused with 403 before the link is looked at, so it stays usable.
  */
 async function confirmRoute(ctx: RestContext): Promise<void> {
   const { config } = ctx.services;
   const form = await ctx.readForm();
+  if (!isBoundToBrowser(ctx, form)) return sendPage(ctx.res, config, 403, 'Open your sign-in link again', `<p>${escapeHtml(UNBOUND_FORM_MESSAGE)}</p>`);
   const token = form.get('token_hash') ?? '';
   if (!token || form.get('type') !== 'magiclink') return sendInvalidLinkPage(ctx.res, config, INCOMPLETE_LINK);
   try {
