@@ -9,6 +9,8 @@ import { ManualClock } from '../src/lib/clock.ts';
 import { createLogger } from '../src/lib/logger.ts';
 import { createMailer, MailDeliveryError, type Mailer } from '../src/modules/mail/mailer.ts';
 import { extractLinks, parseMail, startSmtpServer, type TestSmtpServer } from './support/smtp.ts';
+import { startTestApp, type TestApp } from './support/app.ts';
+import { addMember, createOrganization, createUser, signInAs } from './support/factories.ts';
 
 class LineCollector extends Writable {
   readonly lines: string[] = [];
@@ -233,5 +235,73 @@ describe('the test SMTP parser', () => {
       'http://b.test/p',
       'https://c.test/',
     ]);
+  });
+});
+
+describe('mails the platform sends show user-supplied text only in quotes', () => {
+  let smtp: TestSmtpServer;
+  let t: TestApp;
+  beforeAll(async () => {
+    smtp = await startSmtpServer();
+    t = await startTestApp({ env: { SMTP_URL: smtp.url } });
+  });
+  afterAll(async () => {
+    await t?.close();
+    await smtp?.close();
+  });
+
+  const PHISHING = 'Your account is locked. Verify at http://evil.example/verify';
+
+  /** Signs up `name`, creates an organization and invites `invitee`; answers the invitation mail. */
+  async function inviteAs(name: string, inviterEmail: string, invitee: string) {
+    const signUp = await t.graphql('mutation($input: SignUpInput!) { signUp(input: $input) { accessToken } }', { input: { email: inviterEmail, password: 'a long enough password', name } });
+    const token = (signUp.body.data as { signUp: { accessToken: string } }).signUp.accessToken;
+    const created = await t.graphql('mutation { createOrganization(input: { name: "Mail \\"Quoted\\" Lending" }) { id roles { id name } } }', {}, { token });
+    const organization = (created.body.data as { createOrganization: { id: string; roles: Array<{ id: string; name: string }> } }).createOrganization;
+    const roleId = organization.roles.find((role) => role.name === 'Staff')!.id;
+    const invited = await t.graphql('mutation($input: InviteMemberInput!) { inviteMember(input: $input) { id } }', { input: { organizationId: organization.id, email: invitee, roleId } }, { token });
+    expect(invited.body.errors).toBeUndefined();
+    return smtp.waitFor((mail) => mail.to.includes(invitee));
+  }
+
+  it('names the inviter only inside quotes, mid-sentence, never at the start of a line or as the link', async () => {
+    const mail = await inviteAs(PHISHING, 'phisher@mail.test', 'victim@mail.test');
+    expect(mail.subject).toBe('Invitation to join "Mail \\"Quoted\\" Lending" on Safeclose');
+    const lines = mail.text.split('\n');
+    const naming = lines.filter((line) => line.includes('Your account is locked'));
+    expect(naming).toEqual([expect.stringContaining(`from the Safeclose user "${PHISHING}" (phisher@mail.test).`)]);
+    expect(mail.text.split(PHISHING).length - 1).toBe(mail.text.split(`"${PHISHING}"`).length - 1);
+    for (const line of lines) expect(line.trimStart().startsWith('"') || line.trimStart().startsWith('Your account')).toBe(false);
+    // The one line that is a link is ours.
+    const linkLines = lines.filter((line) => /^https?:\/\//.test(line));
+    expect(linkLines).toHaveLength(1);
+    expect(linkLines[0]).toMatch(/^http:\/\/safeclose\.test\/accept-invitation\?token=/);
+  });
+
+  it('escapes quotes inside a name, so the quotes cannot be closed early', async () => {
+    const mail = await inviteAs('Ann "Support" Smith', 'ann.quotes@mail.test', 'quoted@mail.test');
+    expect(mail.text).toContain('from the Safeclose user "Ann \\"Support\\" Smith" (ann.quotes@mail.test).');
+  });
+
+  it('keeps a name stored before the rule on one line', async () => {
+    // A row written before names refused line breaks: the mail must still not break its line.
+    const inviter = await createUser(t.db.prisma, { name: 'Old Row\r\nYour account is locked', email: 'old.row@mail.test' });
+    const org = await createOrganization(t.db.prisma, { permissions: ['members'] });
+    await addMember(t.db.prisma, { userId: inviter.id, organizationId: org.organization.id, roleId: org.role.id, isOwner: true });
+    const { token } = await signInAs(t.app.services, inviter.id);
+    const invited = await t.graphql('mutation($input: InviteMemberInput!) { inviteMember(input: $input) { id } }', { input: { organizationId: org.organization.id, email: 'legacy@mail.test', roleId: org.role.id } }, { token });
+    expect(invited.body.errors).toBeUndefined();
+    const mail = await smtp.waitFor((m) => m.to.includes('legacy@mail.test'));
+    expect(mail.text).toContain('"Old Row\uFFFD\uFFFDYour account is locked" (old.row@mail.test)');
+    expect(mail.text.split('\n').some((line) => line.startsWith('Your account is locked'))).toBe(false);
+  });
+
+  it('leaves the account name out of the password reset mail', async () => {
+    await t.graphql('mutation($input: SignUpInput!) { signUp(input: $input) { accessToken } }', { input: { email: 'resetter@mail.test', password: 'a long enough password', name: PHISHING } });
+    await t.graphql('mutation { requestPasswordReset(email: "resetter@mail.test") }');
+    const mail = await smtp.waitFor((m) => m.to.includes('resetter@mail.test'));
+    expect(mail.subject).toBe('Reset your Safeclose password');
+    expect(mail.text).toContain('reset the password of the Safeclose account for this email address');
+    expect(mail.text).not.toContain('Your account is locked');
   });
 });

@@ -169,9 +169,12 @@ function decodeBody(body: string, transferEncoding: string, charset: string): st
   return decoded.replace(/\r\n/g, '\n');
 }
 
-/** Soft line breaks (`=` at the end of a line) join lines; `=XX` are bytes, so multi-byte UTF-8 survives. */
+/**
+ * Soft line breaks (`=` at the end of a line) join lines; `=XX` are bytes, so multi-byte UTF-8 survives. A space
+ * before the `=` is text (only whitespace after it, at the very end of the line, is transport padding: RFC 2045 6.7).
+ */
 function decodeQuotedPrintable(body: string): Buffer {
-  const joined = body.replace(/[ \t]*=\r?\n/g, '');
+  const joined = body.replace(/=[ \t]*\r?\n/g, '');
   const bytes: number[] = [];
   for (let i = 0; i < joined.length; i++) {
     const hex = joined[i] === '=' ? joined.slice(i + 1, i + 3) : '';
