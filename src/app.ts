@@ -179,7 +179,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     landingPage: false,
     batching: false,
     logging: yogaLogger(logger),
-    maskedErrors: { maskError: maskError },
+    maskedErrors: { maskError },
     plugins,
     cors: (request) => {
       const origin = request.headers.get('origin');
