@@ -267,6 +267,25 @@ describe('exchanging tokens', () => {
     expect(bad.status).toBe(401);
     expect(bad.headers.getSetCookie()).toEqual([]);
   });
+
+  it('GET /auth with a target that cannot go into a header redirects to / with the session, never 500', async () => {
+    const tokenValue = async () => String((await post(`${BASE}/user`, undefined, managerToken)).body.value);
+    const raw = (value: string, encodedTarget: string) => fetch(`${t.url}/auth?authenticationToken=${encodeURIComponent(value)}&target=${encodedTarget}`, { redirect: 'manual' });
+    // Percent-encoded in the query, each decodes to a character no Location header may hold (or should).
+    for (const target of ['/%E3%80%82evil.example', '/a%E2%80%A8b', '/a%0D%0ASet-Cookie:%20x=y', '/caf%C3%A9', '/%00', '/a%20b', '%2F%5Cevil.example']) {
+      const value = await tokenValue();
+      const response = await raw(value, target);
+      expect(response.status, target).toBe(303);
+      expect(response.headers.get('location')).toBe('/');
+      const cookies = response.headers.getSetCookie();
+      expect(cookies.some((c) => c.startsWith('x='))).toBe(false);
+      const access = cookies.find((c) => c.startsWith('sc_access='))!.split(';')[0]!.slice('sc_access='.length);
+      expect((await t.graphql<{ me: { id: string } }, unknown>('{ me { id } }', {}, { token: access })).body.data?.me.id).toBe(managerId);
+    }
+    // A printable same-origin path, percent-encoding and all, is kept as sent.
+    const kept = await raw(await tokenValue(), encodeURIComponent('/caf%C3%A9?q=a%20b#top'));
+    expect(kept.headers.get('location')).toBe('/caf%C3%A9?q=a%20b#top');
+  });
 });
 
 const codeOf = (r: { body: { errors?: Array<{ extensions?: Record<string, unknown> }> } }) => r.body.errors?.[0]?.extensions?.code ?? 'OK';
