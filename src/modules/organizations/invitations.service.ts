@@ -30,21 +30,26 @@ const invalidInvitation = () =>
 
 /**
  * Counts one invitation against the sender's and the organization's windows (INVITATIONS_PER_SENDER and
- * INVITATIONS_PER_ORGANIZATION per INVITATION_WINDOW_SECONDS); over either, RATE_LIMITED with `retryAfter`.
+ * INVITATIONS_PER_ORGANIZATION per INVITATION_WINDOW_SECONDS); over either, RATE_LIMITED with `retryAfter`. Both
+ * are looked at before either is counted, so an invitation refused by one limit does not use up the other.
  */
 async function countInvitation(services: Services, input: { senderId: string; organizationId: string }): Promise<void> {
   const { perSender, perOrganization, windowSeconds } = services.config.invitations;
-  const results: RateLimitResult[] = await Promise.all([
-    services.rateLimiter.hit(`invite:sender:${input.senderId}`, { limit: perSender, windowSeconds }),
-    services.rateLimiter.hit(`invite:organization:${input.organizationId}`, { limit: perOrganization, windowSeconds }),
-  ]);
-  const denied = results.filter((result) => !result.allowed);
-  if (denied.length > 0) {
+  const limits = [
+    { key: `invite:sender:${input.senderId}`, rule: { limit: perSender, windowSeconds } },
+    { key: `invite:organization:${input.organizationId}`, rule: { limit: perOrganization, windowSeconds } },
+  ];
+  const refuseIfOver = (results: RateLimitResult[]) => {
+    const denied = results.filter((result) => !result.allowed);
+    if (denied.length === 0) return;
     throw new AppError('RATE_LIMITED', 'Too many invitations sent. Try again later.', {
       reason: 'TOO_MANY_INVITATIONS',
       retryAfterSeconds: Math.max(1, ...denied.map((result) => result.retryAfterSeconds)),
     });
-  }
+  };
+  refuseIfOver(await Promise.all(limits.map(({ key, rule }) => services.rateLimiter.peek(key, rule))));
+  // Concurrent invitations may all have passed the look; the counts decide.
+  refuseIfOver(await Promise.all(limits.map(({ key, rule }) => services.rateLimiter.hit(key, rule))));
 }
 
 /**
