@@ -136,6 +136,25 @@ describe('documents connection', () => {
     expect(page2.edges[0]!.node.id).not.toBe(page1.edges[0]!.node.id);
   });
 
+  it('searches literally: % and _ (and the escape character) match only records that hold them', async () => {
+    const ids = async (search: string) =>
+      (await t.graphql(DocumentsDocument, { first: 100, filter: { search } }, { token: tokens.manager })).body.data!.documents.edges.map((e) => e.node.id).sort();
+    const percent = await register('manager', { ownerName: 'Zeta 100% Holdings' });
+    const underscore = await register('manager', { ownerName: 'Zeta_Under Trust' });
+    const backslash = await register('manager', { ownerName: 'Zeta\\Back Estate' });
+    const plain = await register('manager', { ownerName: 'Zeta Plain Owner' });
+    // The allowed case: an ordinary search still matches, case-insensitively.
+    expect(await ids('zeta')).toEqual([percent.id, underscore.id, backslash.id, plain.id].sort());
+    // Wildcards would match every record; literally, each matches the one record that holds it.
+    expect(await ids('_')).toEqual([underscore.id]);
+    expect(await ids('%')).toEqual([percent.id]);
+    expect(await ids('0%')).toEqual([percent.id]);
+    expect(await ids('\\')).toEqual([backslash.id]);
+    expect(await ids('zeta_')).toEqual([underscore.id]);
+    expect(await ids('%zeta%')).toEqual([]);
+    expect(await ids('z_ta')).toEqual([]);
+  });
+
   it('filters by loan status and location', async () => {
     const { document } = await withLoan('BEHIND');
     const behind = (await t.graphql(DocumentsDocument, { first: 100, filter: { loanStatus: 'BEHIND', locationId: athensId } }, { token: tokens.manager })).body.data!.documents.edges;
