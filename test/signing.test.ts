@@ -196,12 +196,12 @@ describe('signingPackage(id)', () => {
     ['noIdentity', 'NOT_FOUND', 'NOT_FOUND'],
   ])('as %s: draft → %s, sent → %s; denied reads leak nothing', async (who, draftExpected, sentExpected) => {
     // Signers ask for what a signer sees (the signer-visibility test covers the rest).
-    const document = who.toLowerCase().includes('signer') || who === 'noIdentity' ? SignerPackageByIdDocument : SigningPackageByIdDocument;
+    const asSigner = who.toLowerCase().includes('signer') || who === 'noIdentity';
     for (const [id, expected, secret] of [
       [draftId, draftExpected, 'SECRET-DRAFT'],
       [sentId, sentExpected, 'SECRET-SENT'],
     ] as const) {
-      const result = await t.graphql(document, { id }, token(who));
+      const result = asSigner ? await t.graphql(SignerPackageByIdDocument, { id }, token(who)) : await t.graphql(SigningPackageByIdDocument, { id }, token(who));
       expect(code(result)).toBe(expected);
       expect(JSON.stringify(result.body).includes(secret)).toBe(expected === 'OK');
       expect(JSON.stringify(result.body).includes('SIGN-MAIN-1')).toBe(expected === 'OK');

@@ -231,18 +231,23 @@ const isMemberOrAdmin = async (viewer: Viewer, organizationId: string) =>
 type Row = Record<string, unknown>;
 const text = (row: Row, key: string): string | null => (typeof row[key] === 'string' ? (row[key] as string) : null);
 
+/** Does the viewer hold `signing` in the organization (what Document.signingPackages asks of a member)? */
+const holdsSigningIn = async (viewer: Viewer, organizationId: string) =>
+  (await viewer.memberships()).some((m) => m.organizationId === organizationId && m.permissions.has('signing'));
+
 /**
  * May the viewer read this record on their own, whichever way they reached it? Admins read everything; a package's
- * managers (a sender session included) read it whole; members read their organization, its locations and the
- * documents their locations cover (as document(id) does). Records of other types follow the record they were
- * reached through. A row missing a key the rule needs is not readable on its own.
+ * managers (a sender session included) and the members holding `signing` in its organization read it whole;
+ * members read their organization, its locations and the documents their locations cover (as document(id) does).
+ * Records of other types follow the record they were reached through. A row missing a key the rule needs is not
+ * readable on its own.
  */
 export const READS_ON_ITS_OWN: Readonly<Record<string, (viewer: Viewer, row: Row) => Promise<boolean>>> = {
   SigningPackage: async (viewer, row) => {
     const id = text(row, 'id');
     const organizationId = text(row, 'organizationId');
     if (!id || !organizationId) return false;
-    return isAdmin(viewer) || managesPackage(viewer, { id, organizationId, locationId: text(row, 'locationId') });
+    return isAdmin(viewer) || (await managesPackage(viewer, { id, organizationId, locationId: text(row, 'locationId') })) || holdsSigningIn(viewer, organizationId);
   },
   SigningIdentity: async (viewer, row) => {
     const organizationId = text(row, 'organizationId');

@@ -54,9 +54,9 @@ function viewOf(context: Context, typeName: string, row: object): View | Promise
   const state = stateOf(context);
   const known = state.views.get(row);
   if (known) return known;
-  const reached = state.reachedAs.get(row);
-  // Only a record a signer meets the lender through starts a signer's view; below it, every object inherits it.
-  if (!context.viewer || reached === 'full' || (reached === undefined && !SIGNER_ENTRY_TYPES.has(typeName))) {
+  // A record a signer meets the lender through is judged on its own, however it was reached; every other object
+  // is seen as the record it was reached through.
+  if (!context.viewer || (!SIGNER_ENTRY_TYPES.has(typeName) && state.reachedAs.get(row) !== 'signer')) {
     state.views.set(row, 'all');
     return 'all';
   }
