@@ -14,7 +14,7 @@ let admin: string;
 let organizationId: string;
 let documentId: string;
 
-type Body = { data?: Record<string, unknown> | null; errors?: Array<{ message: string; extensions?: Record<string, unknown> }> };
+type Body = { data?: unknown; errors?: Array<{ message: string; extensions?: Record<string, unknown> }> };
 const errorOf = (body: Body) => body.errors?.[0]?.extensions;
 
 const SIGN_UP = 'mutation($input: SignUpInput!) { signUp(input: $input) { accessToken user { name } } }';
