@@ -45,17 +45,18 @@ function connect(url: string, token?: string, onClose?: (event: { code: number; 
 }
 
 /** Subscribes and collects every event (and the first error) until disposed. */
-function collect<T>(client: Client, query: string, variables: Record<string, unknown>) {
+function collect<T>(client: Client, query: string, variables: Record<string, unknown>, server: TestApp = t) {
   const events: T[] = [];
   const errors: unknown[] = [];
-  let resolveReady: () => void;
-  const ready = new Promise<void>((resolve) => (resolveReady = resolve));
+  const listening = () => server.app.services.events.listeners() ?? 0;
+  const before = listening();
   const stop = client.subscribe<T>(
     { query, variables },
     { next: (value) => (value.data ? events.push(value.data as T) : errors.push(value.errors)), error: (error) => errors.push(error), complete: () => {} },
   );
-  // graphql-ws has no "subscribed" acknowledgement: give the server a moment to start the stream.
-  setTimeout(() => resolveReady(), 150);
+  // graphql-ws has no "subscribed" acknowledgement: ready once the server's event bus has one more listener (the
+  // Redis bus cannot count, so there it is a fixed wait).
+  const ready = until(() => listening() > before, 2000).catch(() => undefined);
   return { events, errors, stop, ready };
 }
 
@@ -96,8 +97,9 @@ describe('live updates over graphql-ws', () => {
 
   it('stops delivering to a member the moment the membership is removed', async () => {
     const stays = collect<{ activity: { type: string } }>(connect(t.url, tokens.watcher), FEED, { org: organizationId });
+    await stays.ready;
     const leaves = collect<{ activity: { type: string } }>(connect(t.url, tokens.leaver), FEED, { org: organizationId });
-    await Promise.all([stays.ready, leaves.ready]);
+    await leaves.ready;
     await register(tokens.writer!, 'LIVE-2');
     await until(() => stays.events.length === 1 && leaves.events.length === 1);
 
@@ -165,9 +167,11 @@ describe('signing updates', () => {
 
     const QUEUE = 'subscription { signerQueueUpdated { id status } }';
     const mine = collect<{ signerQueueUpdated: Array<{ id: string; status: string }> }>(connect(t.url, signerToken), QUEUE, {});
+    await mine.ready;
     const notMine = collect<{ signerQueueUpdated: unknown[] }>(connect(t.url, bystanderToken), QUEUE, {});
+    await notMine.ready;
     const watched = collect<{ signingPackageUpdated: { status: string } }>(connect(t.url, tokens.writer), 'subscription($id: ID!) { signingPackageUpdated(id: $id) { status } }', { id: packageId });
-    await Promise.all([mine.ready, notMine.ready, watched.ready]);
+    await watched.ready;
 
     await t.graphql('mutation($id: ID!) { sendSigningPackage(id: $id) { status } }', { id: packageId }, { token: tokens.writer });
     await until(() => mine.events.length > 0);
@@ -188,7 +192,7 @@ describe('expiring access tokens', () => {
     try {
       const token = (await signInAs(expiring.app.services, userIds.watcher!)).token;
       let closed: { code: number; reason: string } | undefined;
-      const feed = collect(connect(expiring.url, token, (event) => (closed = event)), FEED, { org: organizationId });
+      const feed = collect(connect(expiring.url, token, (event) => (closed = event)), FEED, { org: organizationId }, expiring);
       await feed.ready;
       await new Promise((resolve) => setTimeout(resolve, 250));
       expect(closed).toBeUndefined();
@@ -204,6 +208,7 @@ describe('expiring access tokens', () => {
 describe('live updates over server-sent events', () => {
   it('streams the same feed to an SSE client', async () => {
     const controller = new AbortController();
+    const before = t.app.services.events.listeners() ?? 0;
     const response = await fetch(`${t.url}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${tokens.watcher}` },
@@ -212,7 +217,7 @@ describe('live updates over server-sent events', () => {
     });
     expect(response.headers.get('content-type')).toContain('text/event-stream');
     const reader = response.body!.getReader();
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    await until(() => (t.app.services.events.listeners() ?? 0) > before);
     await register(tokens.writer!, 'LIVE-SSE');
     let text = '';
     while (!text.includes('document.registered')) {
@@ -234,7 +239,7 @@ for (const redisUrl of redisCases) {
       try {
         const watcherOnB = (await signInAs(b.app.services, userIds.watcher!)).token;
         const writerOnA = (await signInAs(a.app.services, userIds.writer!)).token;
-        const feed = collect<{ activity: { type: string; documentId: string } }>(connect(b.url, watcherOnB), FEED, { org: organizationId });
+        const feed = collect<{ activity: { type: string; documentId: string } }>(connect(b.url, watcherOnB), FEED, { org: organizationId }, b);
         await feed.ready;
         const { body } = await a.graphql(
           RegisterChattelDocument,

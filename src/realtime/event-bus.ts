@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
 import { createPubSub, type PubSub } from 'graphql-yoga';
 import { Redis } from 'ioredis';
@@ -19,6 +20,8 @@ export type Topics = { activity: [ActivityEvent] };
 
 export interface EventBus {
   pubSub: PubSub<Topics>;
+  /** Subscribers listening on this instance, when the bus can tell (in-process only): for tests and diagnostics. */
+  listeners(): number | undefined;
   close(): Promise<void>;
 }
 
@@ -27,7 +30,14 @@ export interface EventBus {
  * target, so an event published on one instance reaches subscribers on all of them. Resolvers never know which.
  */
 export function createEventBus(options: { redisUrl: string | undefined; logger: Logger }): EventBus {
-  if (!options.redisUrl) return { pubSub: createPubSub<Topics>(), close: async () => {} };
+  if (!options.redisUrl) {
+    const eventTarget = new EventTarget();
+    return {
+      pubSub: createPubSub<Topics>({ eventTarget: eventTarget as never }),
+      listeners: () => getEventListeners(eventTarget, 'activity').length,
+      close: async () => {},
+    };
+  }
   const connect = () => {
     const client = new Redis(options.redisUrl!, { maxRetriesPerRequest: 2 });
     client.on('error', (error) => options.logger.warn({ err: error }, 'redis pub/sub connection error'));
@@ -38,6 +48,7 @@ export function createEventBus(options: { redisUrl: string | undefined; logger: 
   const eventTarget = createRedisEventTarget<CustomEvent<ActivityEvent>>({ publishClient, subscribeClient });
   return {
     pubSub: createPubSub<Topics>({ eventTarget: eventTarget as never }),
+    listeners: () => undefined,
     async close() {
       await Promise.allSettled([publishClient.quit(), subscribeClient.quit()]);
     },
