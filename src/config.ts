@@ -44,7 +44,7 @@ const boolean = z
   .enum(['true', 'false', '1', '0'], { message: 'must be true or false' })
   .transform((value) => value === 'true' || value === '1');
 
-/** Every environment variable the server reads. Each one is documented in README.md under "Configuration". */
+/** Every environment variable the server reads. Each one is documented in docs/configuration.md. */
 const environmentSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test'], { message: 'must be development, production or test' }).default('development'),
   HOST: z.string().trim().min(1, 'must not be empty').default('127.0.0.1'),
