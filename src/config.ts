@@ -102,6 +102,7 @@ const environmentSchema = z.object({
   WS_CONNECTION_INIT_TIMEOUT_MS: integer(100, 60_000).default(3000),
   PORTAL_HOME_URL: url(['http:', 'https:']).optional(),
   MAGIC_LINK_TTL_SECONDS: integer(60, 86_400).default(3600),
+  MAGIC_LINK_ACCESS_TOKEN_TTL_SECONDS: integer(30, 86_400).default(3600),
   MAGIC_LINKS_PER_PARTNER: integer(1, 1_000_000).default(300),
   MAGIC_LINKS_PER_CUSTOMER: integer(1, 10_000).default(5),
   MAGIC_LINK_WINDOW_SECONDS: integer(1, 86_400).default(60),
@@ -152,6 +153,8 @@ export interface Config {
   shutdownTimeoutMs: number;
   auth: {
     accessTokenTtlSeconds: number;
+    /** Lifetime of the access tokens of partner magic-link sessions (seed 003: about an hour, refreshed while active). */
+    magicLinkAccessTokenTtlSeconds: number;
     refreshTokenTtlSeconds: number;
     /** JSON array of private JWKs (newest first) from JWT_SIGNING_KEYS; undefined means keys under DATA_DIR. */
     signingKeys: string | undefined;
@@ -277,6 +280,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     auth: {
       accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS,
+      magicLinkAccessTokenTtlSeconds: e.MAGIC_LINK_ACCESS_TOKEN_TTL_SECONDS,
       refreshTokenTtlSeconds: e.REFRESH_TOKEN_TTL_SECONDS,
       signingKeys: e.JWT_SIGNING_KEYS,
       passwordResetTtlSeconds: e.PASSWORD_RESET_TTL_SECONDS,

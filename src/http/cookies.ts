@@ -45,7 +45,9 @@ export function sessionCookies(
   session: { accessToken: string; accessTokenExpiresAt: Date; refreshToken: string; refreshTokenExpiresAt: Date },
   now: Date,
 ): string[] {
-  const { accessTokenTtlSeconds, refreshTokenTtlSeconds } = config.auth;
+  const { refreshTokenTtlSeconds } = config.auth;
+  // The longest any session kind's access token lives (a magic-link session's may outlive the others').
+  const accessTokenTtlSeconds = Math.max(config.auth.accessTokenTtlSeconds, config.auth.magicLinkAccessTokenTtlSeconds);
   return [
     serialise(config, ACCESS_COOKIE, session.accessToken, { maxAgeSeconds: secondsUntil(session.accessTokenExpiresAt, now, accessTokenTtlSeconds), path: '/', sameSite: 'Lax' }),
     serialise(config, REFRESH_COOKIE, session.refreshToken, {
