@@ -97,13 +97,13 @@ for (const backend of backends) {
       clock.set(WINDOW_START);
       const key = freshKey('limit');
       for (let count = 1; count <= rule.limit; count++) {
-        expect(await limiter.hit(key, rule)).toEqual({ allowed: true, count, remaining: rule.limit - count, retryAfterSeconds: 0 });
+        expect(await limiter.hit(key, rule)).toMatchObject({ allowed: true, count, remaining: rule.limit - count, retryAfterSeconds: 0 });
       }
       clock.advance(15_500);
-      expect(await limiter.hit(key, rule)).toEqual({ allowed: false, count: 4, remaining: 0, retryAfterSeconds: 45 });
+      expect(await limiter.hit(key, rule)).toMatchObject({ allowed: false, count: 4, remaining: 0, retryAfterSeconds: 45 });
       // Rounded up: a client told to wait 0 seconds would retry at once and be denied again.
       clock.set(new Date(WINDOW_START.getTime() + WINDOW_MS - 1));
-      expect(await limiter.hit(key, rule)).toEqual({ allowed: false, count: 5, remaining: 0, retryAfterSeconds: 1 });
+      expect(await limiter.hit(key, rule)).toMatchObject({ allowed: false, count: 5, remaining: 0, retryAfterSeconds: 1 });
     });
 
     it('starts a new count exactly at the window boundary', async () => {
@@ -113,23 +113,56 @@ for (const backend of backends) {
       clock.advance(WINDOW_MS - 1);
       expect((await limiter.hit(key, rule)).count).toBe(5);
       clock.advance(1);
-      expect(await limiter.peek(key, rule)).toEqual({ allowed: true, count: 0, remaining: 3, retryAfterSeconds: 0 });
-      expect(await limiter.hit(key, rule)).toEqual({ allowed: true, count: 1, remaining: 2, retryAfterSeconds: 0 });
+      expect(await limiter.peek(key, rule)).toMatchObject({ allowed: true, count: 0, remaining: 3, retryAfterSeconds: 0 });
+      expect(await limiter.hit(key, rule)).toMatchObject({ allowed: true, count: 1, remaining: 2, retryAfterSeconds: 0 });
     });
 
     it('peeks without counting, and answers for the next hit', async () => {
       clock.set(WINDOW_START);
       const key = freshKey('peek');
-      expect(await limiter.peek(key, rule)).toEqual({ allowed: true, count: 0, remaining: 3, retryAfterSeconds: 0 });
+      expect(await limiter.peek(key, rule)).toMatchObject({ allowed: true, count: 0, remaining: 3, retryAfterSeconds: 0 });
       await limiter.hit(key, rule);
       await limiter.hit(key, rule);
-      expect(await limiter.peek(key, rule)).toEqual({ allowed: true, count: 2, remaining: 1, retryAfterSeconds: 0 });
-      expect(await limiter.peek(key, rule)).toEqual({ allowed: true, count: 2, remaining: 1, retryAfterSeconds: 0 });
+      expect(await limiter.peek(key, rule)).toMatchObject({ allowed: true, count: 2, remaining: 1, retryAfterSeconds: 0 });
+      expect(await limiter.peek(key, rule)).toMatchObject({ allowed: true, count: 2, remaining: 1, retryAfterSeconds: 0 });
       expect((await limiter.hit(key, rule)).allowed).toBe(true);
       clock.advance(20_000);
       // At the limit the next hit would be denied, so a peek already says no.
-      expect(await limiter.peek(key, rule)).toEqual({ allowed: false, count: 3, remaining: 0, retryAfterSeconds: 40 });
+      expect(await limiter.peek(key, rule)).toMatchObject({ allowed: false, count: 3, remaining: 0, retryAfterSeconds: 40 });
       expect((await limiter.hit(key, rule)).count).toBe(4);
+    });
+
+    it('tells the limit and when the window ends, on hits and peeks alike', async () => {
+      clock.set(new Date(WINDOW_START.getTime() + 10_000));
+      const key = freshKey('reset-at');
+      const windowEnd = new Date(WINDOW_START.getTime() + WINDOW_MS);
+      expect(await limiter.peek(key, rule)).toEqual({ allowed: true, count: 0, limit: 3, remaining: 3, resetAt: windowEnd, retryAfterSeconds: 0 });
+      expect(await limiter.hit(key, rule)).toEqual({ allowed: true, count: 1, limit: 3, remaining: 2, resetAt: windowEnd, retryAfterSeconds: 0 });
+      for (let i = 0; i < 3; i++) await limiter.hit(key, rule);
+      expect(await limiter.peek(key, rule)).toEqual({ allowed: false, count: 4, limit: 3, remaining: 0, resetAt: windowEnd, retryAfterSeconds: 50 });
+    });
+
+    it('takes back one hit in the window it was counted in, never below zero and never in a later window', async () => {
+      clock.set(WINDOW_START);
+      const key = freshKey('undo');
+      const counted = [];
+      for (let i = 0; i < 4; i++) counted.push(await limiter.hit(key, rule));
+      expect(counted[3]!.allowed).toBe(false);
+      // Back at the limit: the next hit would be refused, so the state says so.
+      expect(await limiter.undo(key, rule, counted[3]!)).toMatchObject({ allowed: false, count: 3, remaining: 0 });
+      expect(await limiter.undo(key, rule, counted[2]!)).toMatchObject({ allowed: true, count: 2, remaining: 1 });
+      expect((await limiter.hit(key, rule)).count).toBe(3);
+      for (let i = 0; i < 5; i++) await limiter.undo(key, rule, counted[0]!);
+      expect((await limiter.peek(key, rule)).count).toBe(0);
+      // A hit from an ended window is forgotten with it: the new window's count is left alone.
+      await limiter.hit(key, rule);
+      clock.advance(WINDOW_MS);
+      const fresh = await limiter.hit(key, rule);
+      expect(fresh.count).toBe(1);
+      expect(await limiter.undo(key, rule, counted[0]!)).toMatchObject({ count: 1 });
+      expect(await limiter.undo(key, rule, fresh)).toMatchObject({ count: 0, remaining: 3 });
+      // Nothing counted at all: nothing to take back.
+      expect(await limiter.undo(freshKey('undo-none'), rule, fresh)).toMatchObject({ count: 0, remaining: 3 });
     });
 
     it('resets a key to no hits', async () => {
@@ -138,7 +171,7 @@ for (const backend of backends) {
       for (let i = 0; i < 4; i++) await limiter.hit(key, rule);
       await limiter.reset(key);
       expect((await limiter.peek(key, rule)).count).toBe(0);
-      expect(await limiter.hit(key, rule)).toEqual({ allowed: true, count: 1, remaining: 2, retryAfterSeconds: 0 });
+      expect(await limiter.hit(key, rule)).toMatchObject({ allowed: true, count: 1, remaining: 2, retryAfterSeconds: 0 });
       await expect(limiter.reset(freshKey('never-hit'))).resolves.toBeUndefined();
     });
 
@@ -146,7 +179,7 @@ for (const backend of backends) {
       clock.set(WINDOW_START);
       const [a, b] = [freshKey('a'), freshKey('b')];
       for (let i = 0; i < 4; i++) await limiter.hit(a, rule);
-      expect(await limiter.hit(b, rule)).toEqual({ allowed: true, count: 1, remaining: 2, retryAfterSeconds: 0 });
+      expect(await limiter.hit(b, rule)).toMatchObject({ allowed: true, count: 1, remaining: 2, retryAfterSeconds: 0 });
       await limiter.reset(b);
       expect((await limiter.peek(a, rule)).count).toBe(4);
     });

@@ -11,12 +11,16 @@ export interface RateLimitRule {
 }
 
 export interface RateLimitResult {
-  /** For `hit`: this hit is within the limit. For `peek`: one more hit would be. */
+  /** For `hit`: this hit is within the limit. For `peek` and `undo`: one more hit would be. */
   allowed: boolean;
   /** Hits counted in the current window (for `hit`, including this one). */
   count: number;
+  /** The rule's limit, for the `RateLimit-Limit` header. */
+  limit: number;
   /** Hits still allowed in the current window. */
   remaining: number;
+  /** When the current window ends and the count starts again from nothing. */
+  resetAt: Date;
   /** Whole seconds until the window ends (at least 1) when not allowed, else 0. */
   retryAfterSeconds: number;
 }
@@ -30,6 +34,11 @@ export interface RateLimiter {
   hit(key: string, rule: RateLimitRule): Promise<RateLimitResult>;
   /** The state of the current window without counting a hit. */
   peek(key: string, rule: RateLimitRule): Promise<RateLimitResult>;
+  /**
+   * Takes back one hit that `hit` answered with `counted`, when its window is still the current one (a window
+   * that has ended already forgot it). For attempts counted before their outcome is known, kept only if they fail.
+   */
+  undo(key: string, rule: RateLimitRule, counted: RateLimitResult): Promise<RateLimitResult>;
   reset(key: string): Promise<void>;
   close(): Promise<void>;
 }
@@ -57,15 +66,24 @@ function retryAfter(allowed: boolean, endMs: number, nowMs: number): number {
   return allowed ? 0 : Math.max(1, Math.ceil((endMs - nowMs) / 1000));
 }
 
+function result(allowed: boolean, count: number, rule: RateLimitRule, endMs: number, nowMs: number): RateLimitResult {
+  return {
+    allowed,
+    count,
+    limit: rule.limit,
+    remaining: Math.max(0, rule.limit - count),
+    resetAt: new Date(endMs),
+    retryAfterSeconds: retryAfter(allowed, endMs, nowMs),
+  };
+}
+
 function hitResult(count: number, rule: RateLimitRule, endMs: number, nowMs: number): RateLimitResult {
-  const allowed = count <= rule.limit;
-  return { allowed, count, remaining: Math.max(0, rule.limit - count), retryAfterSeconds: retryAfter(allowed, endMs, nowMs) };
+  return result(count <= rule.limit, count, rule, endMs, nowMs);
 }
 
 /** A peek answers for the next hit: a key at exactly its limit is already closed. */
 function peekResult(count: number, rule: RateLimitRule, endMs: number, nowMs: number): RateLimitResult {
-  const allowed = count < rule.limit;
-  return { allowed, count, remaining: Math.max(0, rule.limit - count), retryAfterSeconds: retryAfter(allowed, endMs, nowMs) };
+  return result(count < rule.limit, count, rule, endMs, nowMs);
 }
 
 /**
@@ -107,6 +125,17 @@ export class DatabaseRateLimiter implements RateLimiter {
     return peekResult(live ? row.count : 0, rule, endMs, nowMs);
   }
 
+  async undo(key: string, rule: RateLimitRule, counted: RateLimitResult): Promise<RateLimitResult> {
+    const nowMs = this.#clock.now().getTime();
+    if (counted.resetAt.getTime() <= nowMs) return this.peek(key, rule);
+    const rows = await this.#db.$queryRaw<{ count: number }[]>`
+      UPDATE "RateLimitCounter" SET "count" = "count" - 1
+      WHERE "key" = ${storageKey(key)} AND "windowEnd" = ${counted.resetAt}::timestamptz AND "count" > 0
+      RETURNING "count"`;
+    const row = rows[0];
+    return row ? peekResult(row.count, rule, counted.resetAt.getTime(), nowMs) : this.peek(key, rule);
+  }
+
   async reset(key: string): Promise<void> {
     await this.#db.rateLimitCounter.deleteMany({ where: { key: storageKey(key) } });
   }
@@ -136,6 +165,13 @@ if count == 1 then
     if tonumber(field) < window then redis.call('HDEL', KEYS[1], field) end
   end
 end
+return count
+`;
+
+/** Takes one hit back from a window's field, never below zero; returns the field's count (0 when it is gone). */
+const UNDO_SCRIPT = `
+local count = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
+if count > 0 then count = redis.call('HINCRBY', KEYS[1], ARGV[1], -1) end
 return count
 `;
 
@@ -171,6 +207,14 @@ export class RedisRateLimiter implements RateLimiter {
     const window = currentWindow(nowMs, rule);
     const count = await this.#redis.hget(this.#redisKey(key), String(window.index));
     return peekResult(Number(count ?? 0), rule, window.endMs, nowMs);
+  }
+
+  async undo(key: string, rule: RateLimitRule, counted: RateLimitResult): Promise<RateLimitResult> {
+    const nowMs = this.#clock.now().getTime();
+    const window = currentWindow(nowMs, rule);
+    if (counted.resetAt.getTime() !== window.endMs) return this.peek(key, rule);
+    const count = await this.#redis.eval(UNDO_SCRIPT, 1, this.#redisKey(key), window.index);
+    return peekResult(Number(count), rule, window.endMs, nowMs);
   }
 
   async reset(key: string): Promise<void> {
