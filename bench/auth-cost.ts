@@ -10,7 +10,7 @@ import { loadConfig } from '../src/config.ts';
 import { openDatabase } from '../src/db/client.ts';
 import { createLogger } from '../src/lib/logger.ts';
 import { ACCESS_TOKEN_AUDIENCE, SESSION_TOKEN_TYPE } from '../src/modules/auth/access-token.ts';
-import { JWT_ALGORITHM, loadKeyStore } from '../src/modules/auth/keys.ts';
+import { createMemoryKeyStore, JWT_ALGORITHM } from '../src/modules/auth/keys.ts';
 import { createEmptyPostgresDatabase } from '../test/support/database.ts';
 import { createUser, signInAs } from '../test/support/factories.ts';
 import { compareLoads, printTable, type LoadResult } from './support/measure.ts';
@@ -25,7 +25,7 @@ export async function benchAuthCost(): Promise<{ ratio: number }> {
   const pool = new pg.Pool({ connectionString: empty.url, max: POOL_SIZE });
   let baseline: http.Server | undefined;
   const config = loadConfig({ NODE_ENV: 'production', PORT: '0', LOG_LEVEL: 'silent', DATABASE_URL: empty.url, DATABASE_POOL_SIZE: String(POOL_SIZE), PUBLIC_URL: 'http://bench.local' });
-  const keys = await loadKeyStore({ dataDir: undefined, now: new Date() });
+  const keys = await createMemoryKeyStore();
   const app = await buildApp(config, { logger, database, keys });
   try {
     const user = await createUser(database.prisma);

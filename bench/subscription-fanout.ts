@@ -11,7 +11,7 @@ import { buildApp } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
 import { openDatabase } from '../src/db/client.ts';
 import { createLogger } from '../src/lib/logger.ts';
-import { loadKeyStore } from '../src/modules/auth/keys.ts';
+import { createMemoryKeyStore } from '../src/modules/auth/keys.ts';
 import type { ActivityEvent } from '../src/realtime/event-bus.ts';
 import { createEmptyPostgresDatabase } from '../test/support/database.ts';
 import { addMember, createOrganization, createUser, signInAs } from '../test/support/factories.ts';
@@ -82,7 +82,7 @@ export async function benchSubscriptionFanout(): Promise<{ p99Ratio: number }> {
   const logger = createLogger({ level: 'silent' });
   const database = await openDatabase({ kind: 'postgres', url: empty.url, poolSize: 10 }, { logger });
   const config = loadConfig({ NODE_ENV: 'production', PORT: '0', LOG_LEVEL: 'silent', DATABASE_URL: empty.url, PUBLIC_URL: 'http://bench.local', WS_SESSION_CHECK_MS: '60000' });
-  const app = await buildApp(config, { logger, database, keys: await loadKeyStore({ dataDir: undefined, now: new Date() }) });
+  const app = await buildApp(config, { logger, database, keys: await createMemoryKeyStore() });
   const raw = new WebSocketServer({ port: 0, host: '127.0.0.1' });
   try {
     const { organization, role } = await createOrganization(database.prisma);

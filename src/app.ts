@@ -120,14 +120,20 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     if (ownsDatabase) await database.close();
     throw error;
   }
-  const keys = options.keys ?? (await loadKeyStore({ dataDir: config.dataDir, now: clock.now(), configured: config.auth.signingKeys }));
-  const rateLimiter = createRateLimiter({ redisUrl: config.redisUrl, db: database.prisma, clock, logger });
+  let keys: KeyStore;
+  try {
+    keys = options.keys ?? (await loadKeyStore({ config, db: database.prisma, clock, logger }));
+  } catch (error) {
+    if (ownsDatabase) await database.close();
+    throw error;
+  }
+  const rateLimiter = createRateLimiter({ redisUrl: config.redisUrl, namespace: config.redisNamespace, db: database.prisma, clock, logger });
   // Database counters outlive their windows; sweep them now and then so the table stays small.
   const purge = rateLimiter instanceof DatabaseRateLimiter
     ? setInterval(() => void rateLimiter.purgeExpired().catch((error: unknown) => logger.warn({ err: error }, 'rate-limit purge failed')), 10 * 60_000).unref()
     : undefined;
   const mailer = options.mailer ?? createMailer(config.mail, logger, clock);
-  const events = createEventBus({ redisUrl: config.redisUrl, logger });
+  const events = createEventBus({ redisUrl: config.redisUrl, namespace: config.redisNamespace, logger });
   const services: Services = { config, database, db: database.prisma, clock, logger, keys, rateLimiter, mailer, events };
   const publishing = { db: database.prisma, bus: events, logger };
   const rest = createRestRouter(services, [...appRoutes, ...partnerRoutes, ...tokenRoutes]);
@@ -355,6 +361,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
         }
         await new Promise<void>((resolve) => wsServer.close(() => resolve()));
         clearInterval(purge);
+        if (!options.keys) keys.close();
         sessionGuard.stop();
         await events.close();
         await rateLimiter.close();

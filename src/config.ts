@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
@@ -56,6 +57,7 @@ const environmentSchema = z.object({
   DATA_DIR: z.string().trim().min(1, 'must not be empty').optional(),
   MIGRATE_ON_START: boolean.default(true),
   REDIS_URL: url(['redis:', 'rediss:']).optional(),
+  REDIS_NAMESPACE: z.string().trim().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1 to 64 letters, digits, dots, dashes or underscores').optional(),
   SMTP_URL: url(['smtp:', 'smtps:']).optional(),
   BODY_LIMIT_BYTES: integer(1024, 50 * 1024 * 1024).default(1024 * 1024),
   GRAPHQL_MAX_DEPTH: integer(1, 100).default(12),
@@ -83,6 +85,12 @@ const environmentSchema = z.object({
   ACCESS_TOKEN_TTL_SECONDS: integer(30, 3600).default(600),
   REFRESH_TOKEN_TTL_SECONDS: integer(300, 90 * 86_400).default(30 * 86_400),
   JWT_SIGNING_KEYS: z.string().trim().optional(),
+  KEY_ENCRYPTION_KEY: z
+    .string()
+    .trim()
+    .refine((value) => /^[A-Za-z0-9+/]+={0,2}$/.test(value) && Buffer.from(value, 'base64').length === 32, 'must be 32 bytes in base64 (e.g. `openssl rand -base64 32`)')
+    .optional(),
+  KEY_RELOAD_SECONDS: integer(1, 120).default(60),
   PASSWORD_RESET_TTL_SECONDS: integer(60, 86_400).default(1800),
   AUTH_TOKEN_TTL_SECONDS: integer(60, 86_400).default(1800),
   LIMITED_SESSION_MAX_SECONDS: integer(60, 86_400).default(4 * 3600),
@@ -136,6 +144,11 @@ export interface Config {
   dataDir: string;
   migrateOnStart: boolean;
   redisUrl: string | undefined;
+  /**
+   * Prefix of every Redis key and pub/sub channel (REDIS_NAMESPACE), so deployments sharing one Redis stay apart.
+   * Default: a short hash of the database's host, port and name (or of the embedded database's directory).
+   */
+  redisNamespace: string;
   /** Proxies (addresses or CIDR ranges) whose X-Forwarded-For is believed (TRUST_PROXY); empty: the socket's address. */
   trustProxy: AddressMatcher;
   /** Browser origins allowed to call the API with credentials (PUBLIC_URL's origin, plus CORS_ORIGINS). */
@@ -156,8 +169,12 @@ export interface Config {
     /** Lifetime of the access tokens of partner magic-link sessions (seed 003: about an hour, refreshed while active). */
     magicLinkAccessTokenTtlSeconds: number;
     refreshTokenTtlSeconds: number;
-    /** JSON array of private JWKs (newest first) from JWT_SIGNING_KEYS; undefined means keys under DATA_DIR. */
+    /** JSON array of private JWKs (newest first) from JWT_SIGNING_KEYS; undefined means keys in the database. */
     signingKeys: string | undefined;
+    /** Encrypts private signing keys in the database (KEY_ENCRYPTION_KEY); undefined: a key under DATA_DIR. */
+    keyEncryptionKey: Buffer | undefined;
+    /** How often each instance reloads the shared signing keys. */
+    keyReloadSeconds: number;
     passwordResetTtlSeconds: number;
     /** Lifetime of signing authentication tokens (user, sender and signer tokens). */
     authTokenTtlSeconds: number;
@@ -232,6 +249,19 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * `sc-` and 12 hex digits of SHA-256 over the database's host, port and name (user and password left out, so a
+ * changed password keeps the namespace), or over the embedded database's directory.
+ */
+function defaultRedisNamespace(databaseUrl: string | undefined, dataDir: string): string {
+  let identity = `pglite:${dataDir}`;
+  if (databaseUrl) {
+    const parsed = new URL(databaseUrl);
+    identity = `postgres:${parsed.hostname}:${parsed.port || '5432'}${parsed.pathname}`;
+  }
+  return `sc-${createHash('sha256').update(identity).digest('hex').slice(0, 12)}`;
+}
+
 /** Parses the environment once, failing fast with a message that names every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const present = Object.fromEntries(
@@ -249,6 +279,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
   }
   const e = parsed.data;
+  if (e.NODE_ENV === 'production' && e.DATABASE_URL && !e.JWT_SIGNING_KEYS && !e.KEY_ENCRYPTION_KEY) {
+    throw new ConfigError(['KEY_ENCRYPTION_KEY is required in production when DATABASE_URL is set and JWT_SIGNING_KEYS is not: it encrypts the signing keys shared in the database']);
+  }
   const dataDir = path.resolve(e.DATA_DIR ?? path.join(projectRoot, 'data'));
   const publicUrl = withoutTrailingSlashes(e.PUBLIC_URL ?? `http://localhost:${e.PORT}`);
   return {
@@ -263,6 +296,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir,
     migrateOnStart: e.MIGRATE_ON_START,
     redisUrl: e.REDIS_URL,
+    redisNamespace: e.REDIS_NAMESPACE ?? defaultRedisNamespace(e.DATABASE_URL, dataDir),
     trustProxy: new AddressMatcher(listOf(e.TRUST_PROXY)),
     corsOrigins: [
       new URL(e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).origin,
@@ -283,6 +317,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       magicLinkAccessTokenTtlSeconds: e.MAGIC_LINK_ACCESS_TOKEN_TTL_SECONDS,
       refreshTokenTtlSeconds: e.REFRESH_TOKEN_TTL_SECONDS,
       signingKeys: e.JWT_SIGNING_KEYS,
+      keyEncryptionKey: e.KEY_ENCRYPTION_KEY ? Buffer.from(e.KEY_ENCRYPTION_KEY, 'base64') : undefined,
+      keyReloadSeconds: e.KEY_RELOAD_SECONDS,
       passwordResetTtlSeconds: e.PASSWORD_RESET_TTL_SECONDS,
       authTokenTtlSeconds: e.AUTH_TOKEN_TTL_SECONDS,
       limitedSessionMaxSeconds: e.LIMITED_SESSION_MAX_SECONDS,

@@ -1,14 +1,11 @@
-import { KeyObject, sign as signWithNode } from 'node:crypto';
+import { KeyObject, randomBytes, sign as signWithNode } from 'node:crypto';
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ACCESS_TOKEN_AUDIENCE, SESSION_TOKEN_TYPE, verifyAccessToken } from '../src/modules/auth/access-token.ts';
-import { loadKeyStore, rotateSigningKey } from '../src/modules/auth/keys.ts';
+import { ACCESS_TOKEN_AUDIENCE, SESSION_TOKEN_TYPE } from '../src/modules/auth/access-token.ts';
+import { decryptPrivateJwk, encryptPrivateJwk, KeyDecryptionError, loadConfiguredKeyStore } from '../src/modules/auth/keys.ts';
 import { MeDocument } from './generated/graphql.ts';
 import { ManualClock, startTestApp, type TestApp } from './support/app.ts';
 import { createUser, signInAs } from './support/factories.ts';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 
 const clock = new ManualClock(new Date('2026-06-01T12:00:00Z'));
 let t: TestApp;
@@ -162,41 +159,29 @@ async function issueFor(ttlSeconds: number): Promise<string> {
 }
 
 describe('signing keys', () => {
-  it('rotates persisted keys: tokens from the old key verify until it drops out', async () => {
-    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'safeclose-keys-'));
-    try {
-      const start = new Date('2026-06-01T00:00:00Z');
-      const before = await loadKeyStore({ dataDir, now: start });
-      const settings = (keys: typeof before, now: Date) => ({ keys, issuer: 'https://api.example', now });
-      const { issueAccessToken } = await import('../src/modules/auth/access-token.ts');
-      const oldToken = await issueAccessToken({ ...settings(before, start), ttlSeconds: 600 }, { userId, sessionId });
-
-      const rotated = await rotateSigningKey({ dataDir, now: start, verifyForSeconds: 600 });
-      const after = await loadKeyStore({ dataDir, now: start });
-      expect(after.signing.kid).toBe(rotated.kid);
-      expect(after.signing.kid).not.toBe(before.signing.kid);
-      expect(after.jwks().keys.map((k) => k.kid)).toEqual([rotated.kid, before.signing.kid]);
-      expect(verifyAccessToken(settings(after, start), oldToken)).toEqual({ userId, sessionId, expiresAt: new Date(start.getTime() + 600_000) });
-
-      // A later rotation, after the old key's tokens have all expired, drops it.
-      const later = new Date(start.getTime() + 601_000);
-      const again = await rotateSigningKey({ dataDir, now: later, verifyForSeconds: 600 });
-      expect(again.dropped).toEqual([before.signing.kid]);
-      const final = await loadKeyStore({ dataDir, now: later });
-      expect(final.verificationKey(before.signing.kid)).toBeUndefined();
-    } finally {
-      fs.rmSync(dataDir, { recursive: true, force: true });
-    }
-  });
-
   it('loads keys from JWT_SIGNING_KEYS, and refuses a malformed value with a clear message', async () => {
     const { privateKey } = await generateKeyPair('ES256', { extractable: true });
     const jwk = { ...(await exportJWK(privateKey)), kid: 'configured-1' };
-    const keys = await loadKeyStore({ dataDir: undefined, now: new Date(), configured: JSON.stringify([jwk]) });
+    const keys = await loadConfiguredKeyStore(JSON.stringify([jwk]));
     expect(keys.signing.kid).toBe('configured-1');
     expect(keys.jwks().keys[0]).not.toHaveProperty('d');
     const { publicKey } = await generateKeyPair('ES256', { extractable: true });
-    await expect(loadKeyStore({ dataDir: undefined, now: new Date(), configured: JSON.stringify([await exportJWK(publicKey)]) })).rejects.toThrow(/JWT_SIGNING_KEYS must be/);
-    await expect(loadKeyStore({ dataDir: undefined, now: new Date(), configured: await exportSPKI(publicKey) })).rejects.toThrow(/JWT_SIGNING_KEYS must be/);
+    await expect(loadConfiguredKeyStore(JSON.stringify([await exportJWK(publicKey)]))).rejects.toThrow(/JWT_SIGNING_KEYS must be/);
+    await expect(loadConfiguredKeyStore(await exportSPKI(publicKey))).rejects.toThrow(/JWT_SIGNING_KEYS must be/);
+  });
+
+  it('seals private keys with AES-256-GCM bound to their kid: the right key opens them, a wrong key, another kid or a changed byte do not', async () => {
+    const { privateKey } = await generateKeyPair('ES256', { extractable: true });
+    const jwk = await exportJWK(privateKey);
+    const encryptionKey = randomBytes(32);
+    const sealed = encryptPrivateJwk(encryptionKey, 'kid-1', jwk);
+    expect(sealed).not.toContain(String(jwk.d));
+    expect(decryptPrivateJwk(encryptionKey, 'kid-1', sealed)).toEqual(jwk);
+    expect(() => decryptPrivateJwk(randomBytes(32), 'kid-1', sealed)).toThrow(KeyDecryptionError);
+    expect(() => decryptPrivateJwk(encryptionKey, 'kid-2', sealed)).toThrow(KeyDecryptionError);
+    const [version, iv, tag, ciphertext = ''] = sealed.split('.');
+    const flipped = Buffer.from(ciphertext, 'base64url');
+    flipped[0] = (flipped[0] ?? 0) ^ 1;
+    expect(() => decryptPrivateJwk(encryptionKey, 'kid-1', [version, iv, tag, flipped.toString('base64url')].join('.'))).toThrow(KeyDecryptionError);
   });
 });

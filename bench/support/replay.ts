@@ -10,7 +10,7 @@ import { loadConfig } from '../../src/config.ts';
 import { openDatabase, type Database } from '../../src/db/client.ts';
 import { createLogger } from '../../src/lib/logger.ts';
 import { ACCESS_TOKEN_AUDIENCE, SESSION_TOKEN_TYPE } from '../../src/modules/auth/access-token.ts';
-import { JWT_ALGORITHM, loadKeyStore } from '../../src/modules/auth/keys.ts';
+import { createMemoryKeyStore, JWT_ALGORITHM } from '../../src/modules/auth/keys.ts';
 import { createEmptyPostgresDatabase } from '../../test/support/database.ts';
 import { compareLoads, printTable, type LoadResult } from './measure.ts';
 
@@ -37,7 +37,7 @@ export async function runReplayBench(bench: ReplayBench): Promise<{ ratio: numbe
   const baselinePool = new pg.Pool({ connectionString: empty.url, max: POOL_SIZE });
   let baselineServer: http.Server | undefined;
   const config = loadConfig({ NODE_ENV: 'production', PORT: '0', LOG_LEVEL: 'silent', DATABASE_URL: empty.url, DATABASE_POOL_SIZE: String(POOL_SIZE), PUBLIC_URL: 'http://bench.local' });
-  const keys = await loadKeyStore({ dataDir: undefined, now: new Date() });
+  const keys = await createMemoryKeyStore();
   const app = await buildApp(config, { logger, database, keys });
   try {
     const operation = await bench.setup(app, database);

@@ -236,11 +236,12 @@ export class RedisRateLimiter implements RateLimiter {
  * Redis when REDIS_URL is set (counters shared by every server), else the database. A Redis outage makes hits
  * fail (after two reconnection attempts) rather than crash the process; callers see the rejected promise.
  */
-export function createRateLimiter(options: { redisUrl: string | undefined; db: Db; clock: Clock; logger?: Logger }): RateLimiter {
+export function createRateLimiter(options: { redisUrl: string | undefined; namespace?: string; db: Db; clock: Clock; logger?: Logger }): RateLimiter {
   if (!options.redisUrl) return new DatabaseRateLimiter({ db: options.db, clock: options.clock });
   const redis = new Redis(options.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2 });
   watchConnection(redis, options.logger);
-  return new RedisRateLimiter({ redis, clock: options.clock });
+  // Keys are `<REDIS_NAMESPACE>:ratelimit:<key>`, so deployments sharing one Redis never share counters.
+  return new RedisRateLimiter({ redis, clock: options.clock, prefix: options.namespace ? `${options.namespace}:ratelimit:` : undefined });
 }
 
 /** An unhandled 'error' event would crash the process; report an outage once, not on every reconnection attempt. */

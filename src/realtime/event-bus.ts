@@ -26,10 +26,26 @@ export interface EventBus {
 }
 
 /**
+ * An event target whose topics are channels under `<namespace>:`: the Redis event target uses the topic name as
+ * the channel, and deployments sharing one Redis must not hear each other's events.
+ */
+function namespacedEventTarget(inner: EventTarget, namespace: string): EventTarget {
+  const channel = (topic: string) => `${namespace}:${topic}`;
+  return {
+    addEventListener: (topic: string, listener: EventListenerOrEventListenerObject | null, options?: AddEventListenerOptions | boolean) =>
+      inner.addEventListener(channel(topic), listener, options),
+    removeEventListener: (topic: string, listener: EventListenerOrEventListenerObject | null, options?: EventListenerOptions | boolean) =>
+      inner.removeEventListener(channel(topic), listener, options),
+    dispatchEvent: (event: Event) => inner.dispatchEvent(new CustomEvent(channel(event.type), { detail: (event as CustomEvent).detail })),
+  };
+}
+
+/**
  * One typed pub/sub for every subscription. In-process by default; with REDIS_URL, graphql-yoga's Redis event
  * target, so an event published on one instance reaches subscribers on all of them. Resolvers never know which.
+ * On Redis, channels are prefixed with REDIS_NAMESPACE (`<namespace>:activity`).
  */
-export function createEventBus(options: { redisUrl: string | undefined; logger: Logger }): EventBus {
+export function createEventBus(options: { redisUrl: string | undefined; namespace: string; logger: Logger }): EventBus {
   if (!options.redisUrl) {
     const eventTarget = new EventTarget();
     return {
@@ -45,7 +61,8 @@ export function createEventBus(options: { redisUrl: string | undefined; logger: 
   };
   const publishClient = connect();
   const subscribeClient = connect();
-  const eventTarget = createRedisEventTarget<CustomEvent<ActivityEvent>>({ publishClient, subscribeClient });
+  const redisTarget = createRedisEventTarget<CustomEvent<ActivityEvent>>({ publishClient, subscribeClient });
+  const eventTarget = namespacedEventTarget(redisTarget as unknown as EventTarget, options.namespace);
   return {
     pubSub: createPubSub<Topics>({ eventTarget: eventTarget as never }),
     listeners: () => undefined,

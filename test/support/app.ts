@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,7 +9,7 @@ import { buildApp, type App } from '../../src/app.ts';
 import { loadConfig, type Config } from '../../src/config.ts';
 import { ManualClock, systemClock, type Clock } from '../../src/lib/clock.ts';
 import { createLogger } from '../../src/lib/logger.ts';
-import { loadKeyStore } from '../../src/modules/auth/keys.ts';
+import { createMemoryKeyStore } from '../../src/modules/auth/keys.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 
 export { ManualClock };
@@ -51,6 +52,16 @@ export interface StartTestAppOptions {
   countQueries?: boolean;
   database?: TestDatabase;
   logLevel?: 'info' | 'debug' | 'trace';
+  /** Keys stored in (and shared through) the database, as the server keeps them, instead of one key in memory. */
+  storedKeys?: boolean;
+}
+
+/** One Redis namespace per test database, so instances on one database share events and files never do. */
+const redisNamespaces = new WeakMap<TestDatabase, string>();
+function redisNamespaceFor(db: TestDatabase): string {
+  let namespace = redisNamespaces.get(db);
+  if (!namespace) redisNamespaces.set(db, (namespace = `test-${randomBytes(6).toString('hex')}`));
+  return namespace;
 }
 
 /** Starts the real app on a free port over a fresh database; `close()` stops it and destroys the database. */
@@ -73,10 +84,11 @@ export async function startTestApp(options: StartTestAppOptions = {}): Promise<T
     // Likewise for partner keys, OAuth client secrets and app sign-in keys; their limits have their own tests.
     CREDENTIAL_FAILURES_PER_ADDRESS: '10000',
     CREDENTIAL_FAILURES_PER_IDENTIFIER: '10000',
+    REDIS_NAMESPACE: redisNamespaceFor(db),
     ...options.env,
   });
   const clock = options.clock ?? systemClock;
-  const keys = await loadKeyStore({ dataDir: undefined, now: clock.now() });
+  const keys = options.storedKeys ? undefined : await createMemoryKeyStore();
   const app = await buildApp(config, { logger, clock, database: db, keys });
   const { url } = await app.start();
   return {

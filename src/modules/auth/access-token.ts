@@ -33,6 +33,18 @@ export async function issueAccessToken(settings: TokenSettings & { ttlSeconds: n
 
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 
+/**
+ * `verifyAccessToken`, but a token naming a key this instance has not loaded yet (another instance stored it)
+ * reloads the shared key set first, rate-limited, and is checked again. Known keys never wait.
+ */
+export async function verifyAccessTokenRefreshingKeys(settings: TokenSettings, token: string): Promise<AccessTokenClaims | null> {
+  const claims = verifyAccessToken(settings, token);
+  if (claims) return claims;
+  const kid = decodeJsonObject(token.split('.')[0] ?? '')?.kid;
+  if (typeof kid !== 'string' || settings.keys.verificationKeyObject(kid) || !(await settings.keys.refreshFor(kid))) return null;
+  return verifyAccessToken(settings, token);
+}
+
 function decodeJsonObject(part: string): Record<string, unknown> | null {
   try {
     const value: unknown = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));

@@ -1,7 +1,7 @@
 import type { PlatformRole, SessionKind } from '../../generated/prisma/enums.ts';
 import type { Services } from '../../graphql/context.ts';
 import { AppError } from '../../lib/errors.ts';
-import { verifyAccessToken } from './access-token.ts';
+import { verifyAccessTokenRefreshingKeys } from './access-token.ts';
 import { appSessionOrganization } from '../apps/app-access.ts';
 import { isSessionPackageOpen } from './package-sessions.ts';
 import { loadMemberships, type MembershipAccess } from './permissions.ts';
@@ -104,7 +104,7 @@ const invalidSession = () =>
 export async function authenticate(services: Services, token: string | null): Promise<Viewer | null> {
   if (!token) return null;
   const now = services.clock.now();
-  const claims = verifyAccessToken({ keys: services.keys, issuer: services.config.publicUrl, now }, token);
+  const claims = await verifyAccessTokenRefreshingKeys({ keys: services.keys, issuer: services.config.publicUrl, now }, token);
   if (!claims) throw invalidSession();
   const session = await services.db.loginSession.findUnique({
     where: { id: claims.sessionId },
