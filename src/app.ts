@@ -33,7 +33,7 @@ import { createMailer, type Mailer } from './modules/mail/mailer.ts';
 import { createRateLimiter, DatabaseRateLimiter } from './lib/rate-limit.ts';
 import { configurePasswordHashing, verifyDummyPassword } from './lib/password.ts';
 import { clientAddress } from './http/client-address.ts';
-import { ACCESS_COOKIE, parseCookies, REFRESH_COOKIE } from './http/cookies.ts';
+import { ACCESS_COOKIE, DEVICE_COOKIE, parseCookies, REFRESH_COOKIE } from './http/cookies.ts';
 import { loadKeyStore, type KeyStore } from './modules/auth/keys.ts';
 import { appRoutes } from './modules/apps/apps.rest.ts';
 import { partnerRoutes } from './modules/partners/partners.rest.ts';
@@ -212,6 +212,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
         logger: logger.child({ requestId: initial.requestId }),
         responseCookies,
         refreshCookie: ws ? undefined : parseCookies(initial.request.headers.get('cookie')).get(REFRESH_COOKIE) || undefined,
+        deviceCookie: ws ? undefined : parseCookies(initial.request.headers.get('cookie')).get(DEVICE_COOKIE) || undefined,
       };
     },
   });

@@ -34,4 +34,6 @@ export interface Context {
   responseCookies: string[];
   /** The browser's refresh-token cookie, if the request carried one. */
   refreshCookie: string | undefined;
+  /** The browser's device cookie (a past password sign-in's device token), if the request carried one. */
+  deviceCookie: string | undefined;
 }

@@ -64,3 +64,14 @@ export function clearedSessionCookies(config: Config): string[] {
     serialise(config, REFRESH_COOKIE, '', { maxAgeSeconds: 0, path: '/graphql', sameSite: 'Strict' }),
   ];
 }
+
+export const DEVICE_COOKIE = 'sc_device';
+
+/**
+ * The device token of a successful password sign-in (see trusted-devices.ts): HttpOnly, sent back only to /graphql
+ * where signIn lives, and kept for the token's whole life. Signing out leaves it: it says the browser signed in
+ * before, not that it is signed in now.
+ */
+export function deviceCookie(config: Config, token: string, maxAgeSeconds: number): string {
+  return serialise(config, DEVICE_COOKIE, token, { maxAgeSeconds, path: '/graphql', sameSite: 'Strict' });
+}

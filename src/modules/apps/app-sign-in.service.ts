@@ -185,13 +185,16 @@ export async function signInWithApiKey(services: Services, input: { credentials:
   if (password !== undefined) {
     // Admitted to the password-hashing queue before the attempt counts: a 503 OVERLOADED costs the caller no attempt.
     const valid = await withPasswordWork(async (passwords) => {
-      const { results } = await countPasswordAttempt(services, email, input.client);
-      const over = results.filter((result) => !result.allowed);
+      const attempt = await countPasswordAttempt(services, email, input.client);
+      const over = attempt.results.filter((result) => !result.allowed);
       if (over.length > 0) {
         throw new AppError('RATE_LIMITED', 'Too many sign-in attempts. Try again later.', { retryAfterSeconds: Math.max(...over.map((r) => r.retryAfterSeconds)) });
       }
       // Users without a password cost a full verification too.
-      return user.passwordHash ? (await passwords.verify(user.passwordHash, password)).valid : (await passwords.verifyDummy(password), false);
+      const matches = user.passwordHash ? (await passwords.verify(user.passwordHash, password)).valid : (await passwords.verifyDummy(password), false);
+      // Only failures stay counted: a right password takes its attempt back.
+      if (matches) await attempt.succeeded();
+      return matches;
     });
     if (!valid) return deny(services, attempt, input.client, INVALID_CREDENTIALS, { ...facts, userId: user.id });
   }

@@ -1,6 +1,6 @@
 import { builder } from '../../graphql/builder.ts';
 import type { Context } from '../../graphql/context.ts';
-import { clearedSessionCookies, sessionCookies } from '../../http/cookies.ts';
+import { clearedSessionCookies, deviceCookie, sessionCookies } from '../../http/cookies.ts';
 import { AppError } from '../../lib/errors.ts';
 import { parseId } from '../../lib/ids.ts';
 import {
@@ -17,6 +17,7 @@ import {
 import { LocationRef } from '../organizations/organizations.schema.ts';
 import { effectivePermissions } from './permissions.ts';
 import { rotateRefreshToken, type IssuedSession } from './sessions.service.ts';
+import { DEVICE_TOKEN_TTL_SECONDS } from './trusted-devices.ts';
 
 export const PlatformRoleEnum = builder.enumType('PlatformRole', { values: ['ADMIN', 'MANAGER', 'SIGNER'] as const });
 export const PermissionKeyEnum = builder.enumType('PermissionKey', {
@@ -28,7 +29,7 @@ const SessionKindEnum = builder.enumType('SessionKind', {
 export const IdentityKindEnum = builder.enumType('IdentityKind', { values: ['ADMIN', 'MANAGER', 'SIGNER'] as const });
 
 /** The issued session, handed out once: the refresh token is never shown again. */
-export const AuthPayload = builder.objectRef<IssuedSession>('AuthPayload').implement({
+export const AuthPayload = builder.objectRef<IssuedSession & { deviceToken?: string }>('AuthPayload').implement({
   description: 'A new or refreshed session. Store the refresh token now: it is never shown again.',
   fields: (t) => ({
     accessToken: t.exposeString('accessToken', { description: 'Send as `Authorization: Bearer <accessToken>`.' }),
@@ -36,6 +37,13 @@ export const AuthPayload = builder.objectRef<IssuedSession>('AuthPayload').imple
     refreshToken: t.exposeString('refreshToken', { description: 'Single use: refreshSession returns a new one.' }),
     refreshTokenExpiresAt: t.expose('refreshTokenExpiresAt', { type: 'DateTime' }),
     tokenType: t.string({ resolve: () => 'Bearer' }),
+    deviceToken: t.string({
+      nullable: true,
+      description:
+        'After signIn and signUp: marks this client as one that signed in to the account before, so it keeps a failure budget of its own. ' +
+        'Browsers get it as an HttpOnly cookie; other clients keep it and send it as `SignInInput.deviceToken`. Null after refreshSession.',
+      resolve: (session) => session.deviceToken ?? null,
+    }),
     user: t.prismaField({
       type: 'User',
       resolve: (query, session, _args, context) => getUserById(context.services, { id: session.userId, query }),
@@ -123,9 +131,10 @@ builder.prismaObject('LoginSession', {
   }),
 });
 
-/** Hands a new session to the client: in the answer, and as HttpOnly cookies for browsers. */
-export function withSessionCookies<S extends IssuedSession>(context: Context, session: S): S {
+/** Hands a new session to the client: in the answer, and as HttpOnly cookies for browsers (with its device token, if any). */
+export function withSessionCookies<S extends IssuedSession & { deviceToken?: string }>(context: Context, session: S): S {
   context.responseCookies.push(...sessionCookies(context.services.config, session, context.services.clock.now()));
+  if (session.deviceToken) context.responseCookies.push(deviceCookie(context.services.config, session.deviceToken, DEVICE_TOKEN_TTL_SECONDS));
   return session;
 }
 
@@ -154,6 +163,10 @@ const SignInInput = builder.inputType('SignInInput', {
   fields: (t) => ({
     email: t.string({ required: true }),
     password: t.string({ required: true }),
+    deviceToken: t.string({
+      required: false,
+      description: 'The deviceToken of an earlier sign-in to this account, for clients without a cookie jar (browsers send the cookie).',
+    }),
   }),
 });
 
@@ -171,7 +184,8 @@ builder.mutationFields((t) => ({
     authScopes: { public: true },
     description: 'Email and password sign-in. Also sets HttpOnly session cookies for browsers.',
     args: { input: t.arg({ type: SignInInput, required: true }) },
-    resolve: async (_root, { input }, context) => withSessionCookies(context, await signIn(context.services, { ...input, client: context.client })),
+    resolve: async (_root, { input }, context) =>
+      withSessionCookies(context, await signIn(context.services, { email: input.email, password: input.password, deviceToken: input.deviceToken ?? context.deviceCookie, client: context.client })),
   }),
   refreshSession: t.field({
     type: AuthPayload,

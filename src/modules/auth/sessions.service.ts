@@ -123,8 +123,11 @@ export async function rotateRefreshToken(services: SessionServices, input: { ref
   if (!stored) throw INVALID_REFRESH();
   const { session } = stored;
   if (stored.usedAt) {
-    await revokeSessions(services, { where: { id: session.id }, reason: 'refresh_token_reuse' });
-    await recordActivity(services.db, { type: 'auth.refresh.reuse', actorUserId: session.userId, subjectUserId: session.userId, ip: input.client.ip, userAgent: input.client.userAgent, data: { sessionId: session.id } });
+    // The revocation and its audit row together: a reuse is never on record without its session ended, or unrecorded.
+    await services.db.$transaction(async (tx) => {
+      await revokeSessions({ db: tx, clock: services.clock }, { where: { id: session.id }, reason: 'refresh_token_reuse' });
+      await recordActivity(tx, { type: 'auth.refresh.reuse', actorUserId: session.userId, subjectUserId: session.userId, ip: input.client.ip, userAgent: input.client.userAgent, data: { sessionId: session.id } });
+    });
     throw INVALID_REFRESH();
   }
   if (!sessionUsable(session, now) || stored.expiresAt <= now || !(await isSessionPackageOpen(services.db, session, now))) throw INVALID_REFRESH();
@@ -153,7 +156,7 @@ export async function rotateRefreshToken(services: SessionServices, input: { ref
 
 /** Revokes every still-active session matching `where`; returns how many. */
 export async function revokeSessions(
-  services: Pick<Services, 'db' | 'clock'>,
+  services: Pick<Services, 'clock'> & { db: Pick<Services['db'], 'loginSession'> },
   input: { where: { id?: string; userId?: string; NOT?: { id: string } }; reason: string },
 ): Promise<number> {
   const { count } = await services.db.loginSession.updateMany({
