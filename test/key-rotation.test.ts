@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -79,7 +81,29 @@ describe('signing keys stored in the database', () => {
   it('keeps retired keys for the longest token lifetime in the configuration, whatever kind of token', () => {
     expect(longestTokenLifetimeSeconds(t.config)).toBe(3600);
     expect(longestTokenLifetimeSeconds(loadConfig({ OAUTH_ACCESS_TOKEN_TTL_SECONDS: '7200' }))).toBe(7200);
-    expect(longestTokenLifetimeSeconds(loadConfig({ ACCESS_TOKEN_TTL_SECONDS: '3000', OAUTH_ACCESS_TOKEN_TTL_SECONDS: '600' }))).toBe(3000);
+    expect(longestTokenLifetimeSeconds(loadConfig({ ACCESS_TOKEN_TTL_SECONDS: '3000', OAUTH_ACCESS_TOKEN_TTL_SECONDS: '600', MAGIC_LINK_ACCESS_TOKEN_TTL_SECONDS: '600' }))).toBe(3000);
+    expect(longestTokenLifetimeSeconds(loadConfig({ ACCESS_TOKEN_TTL_SECONDS: '600', OAUTH_ACCESS_TOKEN_TTL_SECONDS: '600', MAGIC_LINK_ACCESS_TOKEN_TTL_SECONDS: '5400' }))).toBe(5400);
+  });
+
+  it('needs KEY_ENCRYPTION_KEY in production on PostgreSQL without JWT_SIGNING_KEYS, and checks its size', () => {
+    const production = { NODE_ENV: 'production', DATABASE_URL: 'postgresql://app@db.internal:5432/safeclose' };
+    expect(() => loadConfig(production)).toThrow(/KEY_ENCRYPTION_KEY is required in production/);
+    expect(loadConfig({ ...production, KEY_ENCRYPTION_KEY }).auth.keyEncryptionKey).toHaveLength(32);
+    expect(loadConfig({ ...production, JWT_SIGNING_KEYS: '[]' }).auth.keyEncryptionKey).toBeUndefined();
+    expect(() => loadConfig({ KEY_ENCRYPTION_KEY: randomBytes(16).toString('base64') })).toThrow(/KEY_ENCRYPTION_KEY must be 32 bytes in base64/);
+  });
+
+  it('without KEY_ENCRYPTION_KEY outside production, encrypts with a key generated under DATA_DIR and says so', async () => {
+    const own = await startTestApp({ clock, storedKeys: true });
+    try {
+      const file = path.join(own.config.dataDir, 'keys', 'key-encryption-key');
+      expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+      expect(Buffer.from(fs.readFileSync(file, 'utf8').trim(), 'base64')).toHaveLength(32);
+      expect(own.logs.entries().some((entry) => entry.msg === 'KEY_ENCRYPTION_KEY is not set: generated a key-encryption key in the data directory')).toBe(true);
+      expect(own.logs.text).not.toContain(fs.readFileSync(file, 'utf8').trim());
+    } finally {
+      await own.close();
+    }
   });
 
   it('publishes a new key for verification first and signs with it only after the activation delay, on every instance', async () => {

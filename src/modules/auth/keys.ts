@@ -31,7 +31,8 @@ export const UNKNOWN_KID_RELOAD_GAP_MS = 5_000;
  * key is kept at least this long after it stopped signing.
  */
 export function longestTokenLifetimeSeconds(config: Config): number {
-  const magicLinkAccess = (config.magicLinks as { accessTokenTtlSeconds?: number }).accessTokenTtlSeconds ?? 0;
+  // Read loosely: magic-link sessions' own access-token lifetime is a setting of its own where configured.
+  const magicLinkAccess = (config.auth as { magicLinkAccessTokenTtlSeconds?: number }).magicLinkAccessTokenTtlSeconds ?? 0;
   return Math.max(config.auth.accessTokenTtlSeconds, config.publicApi.accessTokenTtlSeconds, magicLinkAccess);
 }
 
