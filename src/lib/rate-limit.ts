@@ -256,3 +256,24 @@ function watchConnection(redis: Redis, logger: Logger | undefined): void {
     healthy = true;
   });
 }
+
+/**
+ * The same limiter, reporting every state it answers to `observe`: after a hit, peek or undo the key's state, after
+ * a reset null (the key starts again from nothing). Lets an answer show the limits its request was counted against.
+ */
+export function observedRateLimiter(limiter: RateLimiter, observe: (key: string, state: RateLimitResult | null) => void): RateLimiter {
+  const report = (key: string) => (state: RateLimitResult) => {
+    observe(key, state);
+    return state;
+  };
+  return {
+    hit: (key, rule) => limiter.hit(key, rule).then(report(key)),
+    peek: (key, rule) => limiter.peek(key, rule).then(report(key)),
+    undo: (key, rule, counted) => limiter.undo(key, rule, counted).then(report(key)),
+    async reset(key) {
+      await limiter.reset(key);
+      observe(key, null);
+    },
+    close: () => limiter.close(),
+  };
+}

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Services } from '../graphql/context.ts';
 import { clientAddress } from '../http/client-address.ts';
 import { sendError } from '../http/respond.ts';
+import { withRateLimitHeaders } from '../http/rate-limit-headers.ts';
 import { AppError, toAppError } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { ClientInfo } from '../modules/auth/sessions.service.ts';
@@ -108,7 +109,7 @@ export function createRestRouter(services: Services, routes: RestRoute[]) {
         res,
         params,
         query: new URL(req.url ?? '/', 'http://localhost').searchParams,
-        services,
+        services: withRateLimitHeaders(services, res),
         requestId,
         client: { ip: clientAddress(req, services.config.trustProxy), userAgent: req.headers['user-agent'] },
         logger,
