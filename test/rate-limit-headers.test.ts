@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { ManualClock, startTestApp, type TestApp } from './support/app.ts';
 import { appOrganization, post, psAuth, RUNNER_PASSWORD } from './support/apps.ts';
 import { createUser, signInAs } from './support/factories.ts';
@@ -30,6 +31,7 @@ beforeAll(async () => {
       MAGIC_LINKS_PER_PARTNER: '100',
       MAGIC_LINKS_PER_CUSTOMER: '2',
       MAGIC_LINK_WINDOW_SECONDS: String(MAGIC_LINK_WINDOW),
+      WS_MAX_CONNECTIONS_PER_ADDRESS: '1',
     },
   });
   org = await appOrganization(t);
@@ -138,5 +140,37 @@ describe('endpoints without a limit', () => {
     const answer = await post(`${t.url}/v1/Auth/Signout`);
     expect(answer.status).toBe(200);
     expect(limitHeaders(answer.headers)).toEqual({ limit: null, remaining: null, reset: null, retryAfter: null });
+  });
+});
+
+describe('every 429 says when to retry', () => {
+  it('GraphQL: over the password-reset limit', async () => {
+    const email = (await createUser(t.db.prisma)).email;
+    const ask = () => t.graphql(`mutation($e: String!) { requestPasswordReset(email: $e) }`, { e: email });
+    for (let i = 0; i < 3; i++) expect((await ask()).status).toBe(200);
+    const refused = await ask();
+    expect(refused.status).toBe(429);
+    expect(refused.body.errors?.[0]?.extensions?.code).toBe('RATE_LIMITED');
+    expect(refused.headers.get('retry-after')).toMatch(/^[1-9]\d*$/);
+  });
+
+  it('WebSocket: an upgrade over the per-address limit', async () => {
+    const open = () =>
+      new Promise<{ socket: WebSocket } | { status: number; retryAfter: string | undefined }>((resolve, reject) => {
+        const socket = new WebSocket(`${t.url.replace('http', 'ws')}/graphql`, 'graphql-transport-ws', { headers: { 'x-forwarded-for': '192.0.2.99' } });
+        socket.once('open', () => resolve({ socket }));
+        socket.once('unexpected-response', (request, response) => {
+          request.destroy();
+          resolve({ status: response.statusCode ?? 0, retryAfter: response.headers['retry-after'] });
+        });
+        socket.once('error', reject);
+      });
+    const first = await open();
+    expect('socket' in first).toBe(true);
+    try {
+      expect(await open()).toEqual({ status: 429, retryAfter: '10' });
+    } finally {
+      if ('socket' in first) first.socket.terminate();
+    }
   });
 });

@@ -64,17 +64,23 @@ function take(counts: Map<string, number>, key: string, limit: number, onRelease
   return true;
 }
 
+/** The Retry-After of a refused upgrade that names none: long enough not to be a busy loop. */
+const UPGRADE_RETRY_AFTER_SECONDS = 10;
+
 /**
  * Answers an upgrade request with a plain HTTP error before any WebSocket handshake, in the same JSON envelope as
  * the server's other non-GraphQL errors, and closes the connection.
  */
 export function refuseUpgrade(socket: Duplex, error: AppError): void {
   const body = JSON.stringify({ error: { message: error.message, ...error.toExtensions() } });
+  // Every 429 says when to try again; a connection slot frees when another socket closes, which nobody can foresee.
+  const retryAfter = error.retryAfterSeconds ?? (error.status === 429 ? UPGRADE_RETRY_AFTER_SECONDS : undefined);
   socket.on('error', () => socket.destroy());
   socket.once('finish', () => socket.destroy());
   socket.end(
     `HTTP/1.1 ${error.status} ${http.STATUS_CODES[error.status] ?? 'Error'}\r\n` +
       'Connection: close\r\n' +
+      (retryAfter === undefined ? '' : `Retry-After: ${retryAfter}\r\n`) +
       'Content-Type: application/json; charset=utf-8\r\n' +
       `Content-Length: ${Buffer.byteLength(body)}\r\n` +
       '\r\n' +
