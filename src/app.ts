@@ -27,6 +27,7 @@ import { createLogger, type Logger } from './lib/logger.ts';
 import { authenticate, bearerToken } from './modules/auth/viewer.ts';
 import { createEventBus } from './realtime/event-bus.ts';
 import { withActivityPublishing } from './realtime/publish.ts';
+import { schedulePackageExpiry } from './modules/signing/signing.service.ts';
 import { SessionGuard, useSessionGuard } from './realtime/session-guard.ts';
 import { CLOSE_TOO_MANY_CONNECTIONS, refuseUpgrade, WebSocketLimits } from './realtime/websocket-limits.ts';
 import { createMailer, type Mailer } from './modules/mail/mailer.ts';
@@ -136,6 +137,8 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   const events = createEventBus({ redisUrl: config.redisUrl, namespace: config.redisNamespace, logger });
   const services: Services = { config, database, db: database.prisma, clock, logger, keys, rateLimiter, mailer, events };
   const publishing = { db: database.prisma, bus: events, logger };
+  // Overdue signing packages read as expired at once; this records their expiry (status, activity, live event).
+  const packageExpiry = schedulePackageExpiry(services, config.signing.expirySweepSeconds * 1000);
   const rest = createRestRouter(services, [...appRoutes, ...partnerRoutes, ...tokenRoutes]);
   configurePasswordHashing(config.auth.passwordHashing);
   // Builds the dummy hash now, so even the first sign-in for an unknown email costs what a wrong password costs.
@@ -362,6 +365,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
         }
         await new Promise<void>((resolve) => wsServer.close(() => resolve()));
         clearInterval(purge);
+        await packageExpiry.stop();
         if (!options.keys) keys.close();
         sessionGuard.stop();
         await events.close();

@@ -94,6 +94,7 @@ const environmentSchema = z.object({
   PASSWORD_RESET_TTL_SECONDS: integer(60, 86_400).default(1800),
   AUTH_TOKEN_TTL_SECONDS: integer(60, 86_400).default(1800),
   LIMITED_SESSION_MAX_SECONDS: integer(60, 86_400).default(4 * 3600),
+  SIGNING_EXPIRY_SWEEP_SECONDS: integer(1, 86_400).default(60),
   SIGN_IN_FAILURES_PER_ACCOUNT: integer(1, 1000).default(5),
   SIGN_IN_FAILURES_PER_ADDRESS: integer(1, 10_000).default(30),
   SIGN_IN_FAILURE_WINDOW_SECONDS: integer(10, 86_400).default(900),
@@ -203,6 +204,10 @@ export interface Config {
     maxSubscriptionsPerConnection: number;
     /** A WebSocket that has not sent connection_init by then is closed with 4408. */
     connectionInitTimeoutMs: number;
+  };
+  signing: {
+    /** How often overdue signing packages have their expiry recorded (status, activity, live event). */
+    expirySweepSeconds: number;
   };
   magicLinks: {
     /** Where a confirmed magic link sends the browser (PORTAL_HOME_URL, default `${PUBLIC_URL}/`). */
@@ -337,6 +342,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxSubscriptionsPerConnection: e.WS_MAX_SUBSCRIPTIONS_PER_CONNECTION,
       connectionInitTimeoutMs: e.WS_CONNECTION_INIT_TIMEOUT_MS,
     },
+    signing: { expirySweepSeconds: e.SIGNING_EXPIRY_SWEEP_SECONDS },
     magicLinks: {
       portalHomeUrl: e.PORTAL_HOME_URL ?? `${publicUrl}/`,
       ttlSeconds: e.MAGIC_LINK_TTL_SECONDS,

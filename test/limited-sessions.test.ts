@@ -21,7 +21,7 @@ import {
   type CreateSigningPackageInput,
 } from './generated/graphql.ts';
 import { startTestApp, type TestApp } from './support/app.ts';
-import { addMember, createDocument, createOrganization, createUser, signInAs } from './support/factories.ts';
+import { addMember, createDocument, createOrganization, createUser, linkManagerIdentity, signInAs } from './support/factories.ts';
 
 let t: TestApp;
 let orgId: string;
@@ -54,6 +54,7 @@ beforeAll(async () => {
   }
   await addMember(db, { userId: people.manager!.id, organizationId: orgId, roleId: managerRoleId });
   await addMember(db, { userId: people.fadingManager!.id, organizationId: orgId, roleId: managerRoleId });
+  for (const who of ['manager', 'fadingManager']) await linkManagerIdentity(db, { userId: people[who]!.id, organizationId: orgId });
   // The signer holds two signer identities (one per organization), so one package can have two slots that are
   // both theirs.
   const elsewhere = await createOrganization(db, { name: 'Elsewhere Lending' });

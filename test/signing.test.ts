@@ -56,6 +56,7 @@ beforeAll(async () => {
     ['admin', ['ADMIN']],
     ['manager', ['MANAGER']],
     ['hubManager', ['MANAGER']],
+    ['unlinkedManager', ['MANAGER']],
     ['scopedManager', ['MANAGER']],
     ['outOfScopeManager', ['MANAGER']],
     ['otherOrgManager', ['MANAGER']],
@@ -71,6 +72,7 @@ beforeAll(async () => {
   }
   await addMember(db, { userId: people.manager!.id, organizationId: orgId, roleId: org.role.id });
   await addMember(db, { userId: people.hubManager!.id, organizationId: orgId, roleId: org.role.id });
+  await addMember(db, { userId: people.unlinkedManager!.id, organizationId: orgId, roleId: org.role.id });
   await addMember(db, { userId: people.scopedManager!.id, organizationId: orgId, roleId: org.role.id, locationIds: [mainLocationId] });
   await addMember(db, { userId: people.outOfScopeManager!.id, organizationId: orgId, roleId: org.role.id, locationIds: [otherLocationId] });
   await addMember(db, { userId: people.otherOrgManager!.id, organizationId: otherOrgId, roleId: other.role.id });
@@ -79,7 +81,8 @@ beforeAll(async () => {
 
   const identity = (who: string, kind: 'MANAGER' | 'SIGNER', organizationId = orgId) =>
     db.signingIdentity.create({ data: { userId: people[who]!.id, kind, organizationId, email: people[who]!.email, linkedById: people.admin!.id } });
-  await identity('hubManager', 'MANAGER');
+  // Every manager-only operation needs a manager identity; unlinkedManager has none (signing-consistency.test.ts).
+  for (const who of ['manager', 'hubManager', 'scopedManager', 'outOfScopeManager', 'noSigningManager']) await identity(who, 'MANAGER');
   await identity('otherOrgManager', 'MANAGER', otherOrgId);
   await identity('signerOne', 'SIGNER');
   await identity('signerTwo', 'SIGNER');
@@ -146,7 +149,8 @@ describe('createSigningPackage', () => {
     ['staff', 'FORBIDDEN'],
     ['noSigningManager', 'FORBIDDEN'],
     ['outOfScopeManager', 'FORBIDDEN'],
-    ['signerOne', 'NOT_FOUND'],
+    ['signerOne', 'FORBIDDEN'],
+    ['unlinkedManager', 'FORBIDDEN'],
   ])('as %s → %s', async (who, expected) => {
     const result = await t.graphql(CreateSigningPackageDocument, { input: packageInput() }, token(who));
     expect(code(result)).toBe(expected);
@@ -228,7 +232,7 @@ describe('sendSigningPackage and voidSigningPackage', () => {
   it.each([
     ['otherOrgManager', 'NOT_FOUND'],
     ['outOfScopeManager', 'NOT_FOUND'],
-    ['strangerSigner', 'NOT_FOUND'],
+    ['strangerSigner', 'FORBIDDEN'],
     ['admin', 'FORBIDDEN'],
   ])('send as %s → %s, and the package stays a DRAFT', async (who, expected) => {
     const created = await createPackage();
@@ -422,7 +426,7 @@ describe('listing packages', () => {
 
   it.each([
     ['otherOrgManager', 'NOT_FOUND'],
-    ['signerOne', 'NOT_FOUND'],
+    ['signerOne', 'FORBIDDEN'],
     ['staff', 'FORBIDDEN'],
     ['noSigningManager', 'FORBIDDEN'],
   ])('signingPackages as %s → %s', async (who, expected) => {
@@ -447,11 +451,11 @@ describe('listing packages', () => {
   });
 
   it('signingHub: needs a manager or admin identity; lists the packages the caller manages', async () => {
-    const denied = await t.graphql(SigningHubDocument, {}, token('manager'));
+    const denied = await t.graphql(SigningHubDocument, {}, token('unlinkedManager'));
     expect(denied.status).toBe(403);
     expect(denied.body.errors?.[0]).toMatchObject({
-      message: 'The signing hub needs a manager or admin identity linked to your account. Ask your organization admin to link one.',
-      extensions: { code: 'FORBIDDEN' },
+      message: 'Managing signing packages needs a manager or admin signing identity linked to your account. Ask your organization admin to link one.',
+      extensions: { code: 'FORBIDDEN', reason: 'NO_MANAGER_IDENTITY' },
     });
     expect(code(await t.graphql(SigningHubDocument, {}, token('signerOne')))).toBe('FORBIDDEN');
 
@@ -472,10 +476,15 @@ describe('automatic expiry', () => {
     clock.advance(2 * 60_000);
     expect((await t.graphql(SignerQueueDocument, {}, token('signerOne'))).body.data?.signerQueue.map((p) => p.id)).not.toContain(id);
     expect((await t.graphql(SignerPackageByIdDocument, { id }, token('signerOne'))).body.data?.signingPackage.status).toBe('EXPIRED');
-    expect((await t.graphql(SigningPackageByIdDocument, { id }, token('manager'))).body.data?.signingPackage).toMatchObject({ status: 'EXPIRED', version: 3 });
+    // Read as expired; nothing written yet.
+    expect((await t.graphql(SigningPackageByIdDocument, { id }, token('manager'))).body.data?.signingPackage).toMatchObject({ status: 'EXPIRED', version: 2 });
     const refused = await t.graphql(SignSigningPackageDocument, { packageId: id }, token('signerOne'));
     expect(refused.body.errors?.[0]?.extensions).toMatchObject({ code: 'CONFLICT', reason: 'PACKAGE_EXPIRED' });
+    expect(await activities(id, 'signing.package.expired')).toHaveLength(0);
+    // The manager touching it records the expiry, once.
     expect(reason(await t.graphql(VoidSigningPackageDocument, { id, reason: 'late' }, token('manager')))).toBe('PACKAGE_EXPIRED');
+    expect(reason(await t.graphql(VoidSigningPackageDocument, { id, reason: 'late' }, token('manager')))).toBe('PACKAGE_EXPIRED');
+    expect((await t.graphql(SigningPackageByIdDocument, { id }, token('manager'))).body.data?.signingPackage).toMatchObject({ status: 'EXPIRED', version: 3 });
     const expired = await activities(id, 'signing.package.expired');
     expect(expired).toHaveLength(1);
     expect(expired[0]).toMatchObject({ organizationId: orgId, actorUserId: null });

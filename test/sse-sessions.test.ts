@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RevokeSessionDocument, SignOutDocument, UpdateDocumentDocument, VoidSigningPackageDocument } from './generated/graphql.ts';
 import { ManualClock, startTestApp, type TestApp } from './support/app.ts';
-import { addMember, createDocument, createOrganization, createUser, signInAs } from './support/factories.ts';
+import { addMember, createDocument, createOrganization, createUser, linkManagerIdentity, signInAs } from './support/factories.ts';
 
 /** One server-sent event: `next` carries a GraphQL result, `complete` ends the operation. */
 interface SseEvent {
@@ -112,6 +112,7 @@ beforeAll(async () => {
   organizationId = org.organization.id;
   documentId = (await createDocument(t.db.prisma, { organizationId })).id;
   writerToken = (await signInAs(t.app.services, await member('writer'))).token;
+  await linkManagerIdentity(t.db.prisma, { userId: userIds.writer!, organizationId });
   for (const name of ['leaver', 'stayer', 'revoked', 'disabled']) await member(name);
 });
 afterAll(async () => {

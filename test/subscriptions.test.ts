@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { RegisterChattelDocument, UpdateDocumentDocument } from './generated/graphql.ts';
 import { ManualClock, startTestApp, type TestApp } from './support/app.ts';
-import { addMember, createOrganization, createUser, signInAs } from './support/factories.ts';
+import { addMember, createOrganization, createUser, linkManagerIdentity, signInAs } from './support/factories.ts';
 
 let t: TestApp;
 let organizationId: string;
@@ -148,6 +148,7 @@ describe('signing updates', () => {
     const db = t.db.prisma;
     const signingRole = await db.organizationRole.create({ data: { organizationId, name: 'Signing', permissions: ['documents', 'signing'] } });
     await db.membership.update({ where: { userId_organizationId: { userId: userIds.writer!, organizationId } }, data: { roleId: signingRole.id } });
+    await linkManagerIdentity(db, { userId: userIds.writer!, organizationId });
     const signer = await createUser(db, { roles: ['SIGNER'], email: `queue-${Date.now()}@example.test` });
     const bystander = await createUser(db, { roles: ['SIGNER'] });
     for (const user of [signer, bystander]) {

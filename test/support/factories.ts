@@ -51,6 +51,11 @@ export async function addMember(db: Db, input: { userId: string; organizationId:
   });
 }
 
+/** A MANAGER signing identity, which every manager-only signing operation needs (linked by the user themself unless said). */
+export async function linkManagerIdentity(db: Db, input: { userId: string; organizationId: string; linkedById?: string }) {
+  return db.signingIdentity.create({ data: { userId: input.userId, kind: 'MANAGER', organizationId: input.organizationId, linkedById: input.linkedById ?? input.userId } });
+}
+
 export async function createDocument(db: Db, input: { organizationId: string; locationId?: string; serialNumber?: string; ownerName?: string }) {
   return db.document.create({
     data: {

@@ -166,16 +166,23 @@ export async function assertMayListPackagesOf(viewer: Viewer, organizationId: st
   }
 }
 
-export const SIGNING_HUB_FORBIDDEN_MESSAGE =
-  'The signing hub needs a manager or admin identity linked to your account. Ask your organization admin to link one.';
+export const NO_MANAGER_IDENTITY_MESSAGE =
+  'Managing signing packages needs a manager or admin signing identity linked to your account. Ask your organization admin to link one.';
 
-/** The signing hub opens only for accounts with an active MANAGER or ADMIN signing identity. */
-export async function assertMayOpenSigningHub(db: Db, viewer: Viewer): Promise<void> {
+/**
+ * Every manager-only signing operation (the signing hub, an organization's package list, creating, sending and
+ * voiding packages) needs an active MANAGER or ADMIN signing identity on the caller's account (in its organization,
+ * for an app session); without one the answer is always 403 NO_MANAGER_IDENTITY, decided before any package or
+ * organization is looked at, so it says nothing about them. A sender session acts for its one package, issued by
+ * a manager of it, and keeps doing so under managedPackagesWhere's own rule.
+ */
+export async function assertHasManagerIdentity(db: Db, viewer: Viewer): Promise<void> {
+  if (signingReach(viewer).kind === 'sender') return;
   const identity = await db.signingIdentity.findFirst({
     where: { userId: viewer.userId, kind: { in: ['MANAGER', 'ADMIN'] }, revokedAt: null, ...(viewer.organizationScope ? { organizationId: viewer.organizationScope } : {}) },
     select: { id: true },
   });
-  if (!identity) throw new AppError('FORBIDDEN', SIGNING_HUB_FORBIDDEN_MESSAGE, { reason: 'NO_MANAGER_IDENTITY' });
+  if (!identity) throw new AppError('FORBIDDEN', NO_MANAGER_IDENTITY_MESSAGE, { reason: 'NO_MANAGER_IDENTITY' });
 }
 
 /**

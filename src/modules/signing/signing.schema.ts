@@ -9,6 +9,8 @@ import {
   countAssignedPackages,
   createSigningPackage,
   declineSigningPackage,
+  effectiveExpiredAt,
+  effectiveStatus,
   getSigningPackageById,
   listSignerQueue,
   listSigningDirectory,
@@ -55,10 +57,10 @@ const PackageSignerRef = builder.prismaObject('PackageSigner', {
         packageId: true,
         email: true,
         signerIdentityId: true,
-        package: { select: { status: true, sequential: true, signers: { select: { order: true, status: true } } } },
+        package: { select: { status: true, expiresAt: true, sequential: true, signers: { select: { order: true, status: true } } } },
       },
       resolve: async (slot, _args, context) => {
-        if (!context.viewer || slot.package.status !== 'SENT') return false;
+        if (!context.viewer || effectiveStatus(slot.package, context.services.clock.now()) !== 'SENT') return false;
         if (slot.status !== 'PENDING' && slot.status !== 'VIEWED') return false;
         if (!isViewerSlot(context.viewer, await viewerSignerIdentities(context.services.db, context.viewer), slot)) return false;
         return !slot.package.sequential || slot.package.signers.every((s) => s.order >= slot.order || s.status === 'SIGNED');
@@ -73,13 +75,24 @@ export const SigningPackageRef = builder.prismaObject('SigningPackage', {
     id: t.exposeID('id'),
     title: t.exposeString('title'),
     message: t.exposeString('message', { nullable: true }),
-    status: t.expose('status', { type: PackageStatusEnum }),
+    status: t.field({
+      type: PackageStatusEnum,
+      description: 'EXPIRED from the moment expiresAt passes, even before the expiry is recorded.',
+      select: { status: true, expiresAt: true },
+      resolve: (pkg, _args, context) => effectiveStatus(pkg, context.services.clock.now()),
+    }),
     sequential: t.exposeBoolean('sequential', { description: 'Signers sign one after another in order when true; all at once otherwise.' }),
     expiresAt: t.expose('expiresAt', { type: 'DateTime', nullable: true }),
     sentAt: t.expose('sentAt', { type: 'DateTime', nullable: true }),
     completedAt: t.expose('completedAt', { type: 'DateTime', nullable: true }),
     declinedAt: t.expose('declinedAt', { type: 'DateTime', nullable: true }),
-    expiredAt: t.expose('expiredAt', { type: 'DateTime', nullable: true }),
+    expiredAt: t.field({
+      type: 'DateTime',
+      nullable: true,
+      description: 'When the package expired: its deadline.',
+      select: { status: true, expiresAt: true, expiredAt: true },
+      resolve: (pkg, _args, context) => effectiveExpiredAt(pkg, context.services.clock.now()),
+    }),
     voidedAt: t.expose('voidedAt', { type: 'DateTime', nullable: true }),
     voidReason: t.exposeString('voidReason', { nullable: true }),
     organization: t.relation('organization'),

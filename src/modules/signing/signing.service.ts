@@ -5,6 +5,7 @@ import type { Services } from '../../graphql/context.ts';
 import { AppError } from '../../lib/errors.ts';
 import { parseId } from '../../lib/ids.ts';
 import { optionalText, text } from '../../lib/validate.ts';
+import { withActivityPublishing } from '../../realtime/publish.ts';
 import { recordActivity, type ActivityInput } from '../activity/activity.service.ts';
 import { normaliseEmail } from '../auth/accounts.service.ts';
 import type { ClientInfo } from '../auth/sessions.service.ts';
@@ -12,9 +13,9 @@ import type { Viewer } from '../auth/viewer.ts';
 import { readableDocumentsWhere } from '../documents/documents.policy.ts';
 import {
   actingSlot,
+  assertHasManagerIdentity,
   assertMayCreatePackageIn,
   assertMayListPackagesOf,
-  assertMayOpenSigningHub,
   assignedPackagesWhere,
   managedPackagesWhere,
   readablePackagesWhere,
@@ -32,6 +33,8 @@ interface Actor {
 const MAX_DOCUMENTS = 50;
 const MAX_SIGNERS = 50;
 const OPEN_STATUSES: PackageStatus[] = ['DRAFT', 'SENT'];
+/** Packages one expiry run records at most; the next run takes the rest. */
+const EXPIRY_BATCH = 500;
 
 function activity(actor: Actor, pkg: { id: string; organizationId: string }, type: string, data?: Prisma.InputJsonValue): ActivityInput {
   return {
@@ -46,26 +49,83 @@ function activity(actor: Actor, pkg: { id: string; organizationId: string }, typ
 }
 
 /**
- * Moves every open package whose deadline has passed to EXPIRED, in one conditional update, and records an
- * activity per package it moved. Called before package reads and writes: the guard query is one indexed lookup
- * (status, expiresAt), and the conditional update means concurrent callers never expire (or record) a package twice.
+ * A package's status as it stands at `now`: an open (DRAFT or SENT) package whose deadline has passed is EXPIRED from
+ * that moment, whether or not the expiry has been recorded yet. Every answer and every decision uses this; the
+ * stored status catches up later (expireOverduePackages), so reads never write.
  */
-export async function expireOverduePackages(services: Pick<Services, 'db' | 'clock'>): Promise<number> {
-  const now = services.clock.now();
-  const overdue: Prisma.SigningPackageWhereInput = { status: { in: OPEN_STATUSES }, expiresAt: { lte: now } };
-  const any = await services.db.signingPackage.findFirst({ where: overdue, select: { id: true } });
+export function effectiveStatus(pkg: { status: PackageStatus; expiresAt: Date | null }, now: Date): PackageStatus {
+  return OPEN_STATUSES.includes(pkg.status) && pkg.expiresAt !== null && pkg.expiresAt <= now ? 'EXPIRED' : pkg.status;
+}
+
+/** When the package became EXPIRED: recorded, or its deadline while the expiry is not recorded yet. */
+export function effectiveExpiredAt(pkg: { status: PackageStatus; expiresAt: Date | null; expiredAt: Date | null }, now: Date): Date | null {
+  return pkg.expiredAt ?? (effectiveStatus(pkg, now) === 'EXPIRED' ? pkg.expiresAt : null);
+}
+
+const notOverdue = (now: Date): Prisma.SigningPackageWhereInput => ({ OR: [{ expiresAt: null }, { expiresAt: { gt: now } }] });
+const overdue = (now: Date): Prisma.SigningPackageWhereInput => ({ status: { in: OPEN_STATUSES }, expiresAt: { lte: now } });
+
+/** Packages whose effective status (see effectiveStatus) is `status` at `now`. */
+export function effectiveStatusWhere(status: PackageStatus, now: Date): Prisma.SigningPackageWhereInput {
+  if (status === 'EXPIRED') return { OR: [{ status: 'EXPIRED' }, overdue(now)] };
+  if (OPEN_STATUSES.includes(status)) return { AND: [{ status }, notOverdue(now)] };
+  return { status };
+}
+
+/**
+ * Records the expiry of open packages whose deadline has passed (all of them, or the one named): status EXPIRED,
+ * expiredAt the deadline (when the package became expired, whenever this runs), one activity row per package and
+ * so one live event. One conditional update, so concurrent callers (the periodic sweep on several instances, a
+ * manager touching the package) never record a package twice. Reads do not call it: they compute the status.
+ */
+export async function expireOverduePackages(services: Pick<Services, 'db' | 'clock'>, options: { packageId?: string } = {}): Promise<number> {
+  const where: Prisma.SigningPackageWhereInput = { ...overdue(services.clock.now()), ...(options.packageId ? { id: options.packageId } : {}) };
+  const any = await services.db.signingPackage.findFirst({ where, select: { id: true } });
   if (!any) return 0;
   return services.db.$transaction(async (tx) => {
-    const expired = await tx.signingPackage.updateManyAndReturn({
-      where: overdue,
-      data: { status: 'EXPIRED', expiredAt: now, version: { increment: 1 } },
-      select: { id: true, organizationId: true, expiresAt: true },
-    });
-    for (const pkg of expired) {
-      await recordActivity(tx, { type: 'signing.package.expired', organizationId: pkg.organizationId, packageId: pkg.id, data: { expiresAt: pkg.expiresAt?.toISOString() ?? null } });
+    const candidates = await tx.signingPackage.findMany({ where, select: { id: true, expiresAt: true }, orderBy: { expiresAt: 'asc' }, take: EXPIRY_BATCH });
+    let expired = 0;
+    for (const candidate of candidates) {
+      // Conditional on still being open: a concurrent sweep that got there first leaves nothing to record here.
+      const moved = await tx.signingPackage.updateManyAndReturn({
+        where: { id: candidate.id, status: { in: OPEN_STATUSES } },
+        data: { status: 'EXPIRED', expiredAt: candidate.expiresAt, version: { increment: 1 } },
+        select: { id: true, organizationId: true, expiresAt: true },
+      });
+      for (const pkg of moved) {
+        await recordActivity(tx, { type: 'signing.package.expired', organizationId: pkg.organizationId, packageId: pkg.id, data: { expiresAt: pkg.expiresAt?.toISOString() ?? null } });
+        expired += 1;
+      }
     }
-    return expired.length;
+    return expired;
   });
+}
+
+/**
+ * Runs expireOverduePackages every `intervalMs` (SIGNING_EXPIRY_SWEEP_SECONDS), publishing the live events of what it
+ * records, one run at a time. `stop()` cancels the timer and waits for a run under way.
+ */
+export function schedulePackageExpiry(services: Pick<Services, 'db' | 'clock' | 'logger' | 'events'>, intervalMs: number): { stop(): Promise<void> } {
+  const publishing = { db: services.db, bus: services.events, logger: services.logger };
+  let running: Promise<void> | undefined;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = withActivityPublishing(publishing, () => expireOverduePackages(services))
+      .then((count) => {
+        if (count > 0) services.logger.info({ count }, 'signing packages expired');
+      })
+      .catch((error: unknown) => services.logger.warn({ err: error }, 'signing package expiry sweep failed'))
+      .finally(() => {
+        running = undefined;
+      });
+  }, intervalMs);
+  timer.unref();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await running;
+    },
+  };
 }
 
 export interface CreateSigningPackageInput<Q> extends Actor {
@@ -82,6 +142,7 @@ export interface CreateSigningPackageInput<Q> extends Actor {
 
 /** Creates a DRAFT package of documents the manager may read in the organization, with signers in list order. */
 export async function createSigningPackage<Q extends PackageQuery>(services: Services, input: CreateSigningPackageInput<Q>) {
+  await assertHasManagerIdentity(services.db, input.viewer);
   const organizationId = parseId(input.organizationId, 'organizationId');
   const locationId = input.locationId ? parseId(input.locationId, 'locationId') : null;
   await assertMayCreatePackageIn(input.viewer, { organizationId, locationId });
@@ -153,7 +214,7 @@ export async function createSigningPackage<Q extends PackageQuery>(services: Ser
 async function findManagedPackage(services: Services, viewer: Viewer, id: string) {
   const managed = await services.db.signingPackage.findFirst({
     where: { AND: [{ id }, await managedPackagesWhere(viewer)] },
-    select: { id: true, organizationId: true, status: true, version: true },
+    select: { id: true, organizationId: true, status: true, expiresAt: true, version: true },
   });
   if (managed) return managed;
   const readable = await services.db.signingPackage.findFirst({ where: { AND: [{ id }, await readablePackagesWhere(services.db, viewer)] }, select: { id: true } });
@@ -178,25 +239,28 @@ async function transitionManagedPackage<Q extends PackageQuery>(
   rule: { from: PackageStatus[]; action: string; activityType: string; data: (now: Date) => Prisma.SigningPackageUpdateManyMutationInput; activityData?: Prisma.InputJsonValue },
 ) {
   const id = parseId(input.id);
-  await expireOverduePackages(services);
+  await assertHasManagerIdentity(services.db, input.viewer);
   const pkg = await findManagedPackage(services, input.viewer, id);
-  if (!rule.from.includes(pkg.status)) throw invalidTransition(pkg.status, rule.action);
+  const now = services.clock.now();
+  const status = effectiveStatus(pkg, now);
+  if (status !== pkg.status) {
+    // A manager touching an overdue package records its expiry (if the sweep has not yet), then hears it is expired.
+    await expireOverduePackages(services, { packageId: id });
+  }
+  if (!rule.from.includes(status)) throw invalidTransition(status, rule.action);
   if (input.expectedVersion != null && input.expectedVersion !== pkg.version) {
     throw new AppError('CONFLICT', 'The package changed since you loaded it. Reload and try again.', { reason: 'STALE_VERSION' });
   }
-  const now = services.clock.now();
   await services.db.$transaction(async (tx) => {
     const where: Prisma.SigningPackageWhereInput = {
-      id,
-      status: { in: rule.from },
-      ...(input.expectedVersion != null ? { version: input.expectedVersion } : {}),
+      AND: [{ id, status: { in: rule.from }, ...(input.expectedVersion != null ? { version: input.expectedVersion } : {}) }, notOverdue(now)],
     };
     const { count } = await tx.signingPackage.updateMany({ where, data: { ...rule.data(now), version: { increment: 1 } } });
     if (count !== 1) {
-      const current = await tx.signingPackage.findUniqueOrThrow({ where: { id }, select: { status: true } });
-      throw rule.from.includes(current.status)
+      const current = effectiveStatus(await tx.signingPackage.findUniqueOrThrow({ where: { id }, select: { status: true, expiresAt: true } }), now);
+      throw rule.from.includes(current)
         ? new AppError('CONFLICT', 'The package changed since you loaded it. Reload and try again.', { reason: 'STALE_VERSION' })
-        : invalidTransition(current.status, rule.action);
+        : invalidTransition(current, rule.action);
     }
     await recordActivity(tx, activity(input, pkg, rule.activityType, rule.activityData));
   });
@@ -228,7 +292,6 @@ export function voidSigningPackage<Q extends PackageQuery>(services: Services, i
 /** One package the viewer may read (admin, its manager, or an assigned signer); anything else is NOT_FOUND. */
 export async function getSigningPackageById<Q extends PackageQuery>(services: Services, options: { viewer: Viewer; id: string; query?: Q }) {
   const id = parseId(options.id);
-  await expireOverduePackages(services);
   const pkg = await services.db.signingPackage.findFirst({
     ...(options.query ?? {}),
     where: { AND: [{ id }, await readablePackagesWhere(services.db, options.viewer)] },
@@ -237,6 +300,8 @@ export async function getSigningPackageById<Q extends PackageQuery>(services: Se
   return pkg;
 }
 
+const statusFilter = (status: PackageStatus | null | undefined, now: Date): Prisma.SigningPackageWhereInput => (status ? effectiveStatusWhere(status, now) : {});
+
 type ConnectionQuery = PackageQuery & { take?: number; skip?: number; cursor?: Prisma.SigningPackageWhereUniqueInput };
 
 /** An organization's packages, for its signing managers (limited to their locations when scoped). Newest first. */
@@ -244,33 +309,31 @@ export async function listSigningPackages<Q extends ConnectionQuery>(
   services: Services,
   options: { viewer: Viewer; organizationId: string; status?: PackageStatus | null; query: Q },
 ) {
+  await assertHasManagerIdentity(services.db, options.viewer);
   const organizationId = parseId(options.organizationId, 'organizationId');
   await assertMayListPackagesOf(options.viewer, organizationId);
-  await expireOverduePackages(services);
   return services.db.signingPackage.findMany({
     ...options.query,
-    where: { AND: [{ organizationId, ...(options.status ? { status: options.status } : {}) }, await managedPackagesWhere(options.viewer)] },
+    where: { AND: [{ organizationId }, statusFilter(options.status, services.clock.now()), await managedPackagesWhere(options.viewer)] },
     orderBy: { id: 'desc' },
   });
 }
 
 /** Every organization's packages, read-only, for platform admins (the elevated signing directory). */
 export async function listSigningDirectory<Q extends ConnectionQuery>(services: Services, options: { status?: PackageStatus | null; query: Q }) {
-  await expireOverduePackages(services);
   return services.db.signingPackage.findMany({
     ...options.query,
-    where: options.status ? { status: options.status } : {},
+    where: statusFilter(options.status, services.clock.now()),
     orderBy: { id: 'desc' },
   });
 }
 
 /** The signing hub: the packages the caller manages. Needs an active MANAGER or ADMIN signing identity. */
 export async function listSigningHubPackages<Q extends PackageQuery>(services: Services, options: { viewer: Viewer; status?: PackageStatus | null; query?: Q }) {
-  await assertMayOpenSigningHub(services.db, options.viewer);
-  await expireOverduePackages(services);
+  await assertHasManagerIdentity(services.db, options.viewer);
   return services.db.signingPackage.findMany({
     ...(options.query ?? {}),
-    where: { AND: [options.status ? { status: options.status } : {}, await managedPackagesWhere(options.viewer)] },
+    where: { AND: [statusFilter(options.status, services.clock.now()), await managedPackagesWhere(options.viewer)] },
     orderBy: { id: 'desc' },
     take: 200,
   });
@@ -283,10 +346,9 @@ export async function countAssignedPackages(services: Pick<Services, 'db'>, opti
 
 /** Sent packages waiting on the caller as a signer. No signer identity or nothing assigned: an empty list. */
 export async function listSignerQueue<Q extends PackageQuery>(services: Services, options: { viewer: Viewer; query?: Q }) {
-  await expireOverduePackages(services);
   return services.db.signingPackage.findMany({
     ...(options.query ?? {}),
-    where: { AND: [{ status: 'SENT' }, await assignedPackagesWhere(services.db, options.viewer)] },
+    where: { AND: [effectiveStatusWhere('SENT', services.clock.now()), await assignedPackagesWhere(services.db, options.viewer)] },
     orderBy: [{ sentAt: 'asc' }, { id: 'asc' }],
   });
 }
@@ -304,7 +366,7 @@ async function findViewerSlot(db: Db | Tx, viewer: Viewer, packageId: string) {
   const slotWhere = await viewerSignerSlotsWhere(db as Db, viewer);
   const slots = await db.packageSigner.findMany({
     where: { AND: [{ packageId, package: { status: { not: 'DRAFT' } } }, slotWhere] },
-    select: { id: true, order: true, status: true, package: { select: { id: true, organizationId: true, status: true, sequential: true } } },
+    select: { id: true, order: true, status: true, package: { select: { id: true, organizationId: true, status: true, expiresAt: true, sequential: true } } },
     orderBy: { order: 'asc' },
   });
   const slot = actingSlot(slots);
@@ -326,21 +388,32 @@ async function lockSentPackage(tx: Tx, packageId: string, now: Date, action: str
   });
   if (count === 1) return;
   const current = await tx.signingPackage.findUniqueOrThrow({ where: { id: packageId }, select: { status: true, expiresAt: true } });
-  if (current.status === 'SENT' || current.status === 'EXPIRED') {
-    throw new AppError('CONFLICT', 'This package has expired and can no longer be signed.', { reason: 'PACKAGE_EXPIRED' });
-  }
+  if (current.status === 'SENT' || current.status === 'EXPIRED') throw packageExpired();
   throw new AppError('CONFLICT', `This package is ${current.status.toLowerCase()}; it cannot be ${action}.`, { reason: 'INVALID_TRANSITION' });
+}
+
+const packageExpired = () => new AppError('CONFLICT', 'This package has expired and can no longer be signed.', { reason: 'PACKAGE_EXPIRED' });
+
+/**
+ * Refuses a signer action on a package whose deadline has passed before anything is written: it answers as an
+ * expired package does, and recording the expiry is left to the sweep.
+ */
+function assertNotOverdue(pkg: { status: PackageStatus; expiresAt: Date | null }, now: Date): void {
+  if (effectiveStatus(pkg, now) === 'EXPIRED') throw packageExpired();
 }
 
 /** Marks the caller's slot VIEWED the first time they open a sent package; otherwise just returns the package. */
 export async function viewSigningPackage<Q extends PackageQuery>(services: Services, input: SignerActionInput<Q>) {
   const packageId = parseId(input.packageId, 'packageId');
-  await expireOverduePackages(services);
   const slot = await findViewerSlot(services.db, input.viewer, packageId);
-  if (slot.status === 'PENDING' && slot.package.status === 'SENT') {
-    const now = services.clock.now();
+  const now = services.clock.now();
+  // An overdue package reads as expired and, like a recorded one, is shown without marking the slot VIEWED.
+  if (slot.status === 'PENDING' && effectiveStatus(slot.package, now) === 'SENT') {
     await services.db.$transaction(async (tx) => {
-      const viewed = await tx.packageSigner.updateMany({ where: { id: slot.id, status: 'PENDING', package: { status: 'SENT' } }, data: { status: 'VIEWED', viewedAt: now } });
+      const viewed = await tx.packageSigner.updateMany({
+        where: { id: slot.id, status: 'PENDING', package: { is: { AND: [{ status: 'SENT' }, notOverdue(now)] } } },
+        data: { status: 'VIEWED', viewedAt: now },
+      });
       if (viewed.count !== 1) return;
       await tx.signingPackage.update({ where: { id: packageId }, data: { version: { increment: 1 } } });
       await recordActivity(tx, activity(input, slot.package, 'signing.signer.viewed', { signerId: slot.id }));
@@ -355,9 +428,9 @@ export async function viewSigningPackage<Q extends PackageQuery>(services: Servi
  */
 export async function signSigningPackage<Q extends PackageQuery>(services: Services, input: SignerActionInput<Q>) {
   const packageId = parseId(input.packageId, 'packageId');
-  await expireOverduePackages(services);
   const slot = await findViewerSlot(services.db, input.viewer, packageId);
   const now = services.clock.now();
+  assertNotOverdue(slot.package, now);
   await services.db.$transaction(async (tx) => {
     await lockSentPackage(tx, packageId, now, 'signed');
     // Re-read under the lock: a concurrent call may have signed this slot in the meantime.
@@ -385,9 +458,9 @@ export async function signSigningPackage<Q extends PackageQuery>(services: Servi
 export async function declineSigningPackage<Q extends PackageQuery>(services: Services, input: SignerActionInput<Q> & { reason: string }) {
   const packageId = parseId(input.packageId, 'packageId');
   const reason = text(input.reason, 'reason', { max: 1000 });
-  await expireOverduePackages(services);
   const slot = await findViewerSlot(services.db, input.viewer, packageId);
   const now = services.clock.now();
+  assertNotOverdue(slot.package, now);
   await services.db.$transaction(async (tx) => {
     await lockSentPackage(tx, packageId, now, 'declined');
     const declined = await tx.packageSigner.updateMany({
