@@ -4,11 +4,11 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { useServer } from 'graphql-ws/use/ws';
-import { GraphQLError, type ExecutionArgs, type ValidationContext, type execute, type subscribe } from 'graphql';
+import { getOperationAST, GraphQLError, type DocumentNode, type ExecutionArgs, type ValidationContext, type execute, type subscribe } from 'graphql';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 import type { Config } from './config.ts';
-import { openDatabase, type Database } from './db/client.ts';
+import { DatabaseOutageMonitor, openDatabase, type Database } from './db/client.ts';
 import { applyMigrations } from './db/migrator.ts';
 import type { Context, Services } from './graphql/context.ts';
 import { createErrorMasker, toGraphQLError } from './graphql/errors.ts';
@@ -16,6 +16,7 @@ import { useNoIntrospection } from './graphql/introspection.ts';
 import { schema } from './graphql/schema.ts';
 import { useValidationErrorStatus } from './graphql/validation-status.ts';
 import { useInputLengthLimit } from './graphql/input-limits.ts';
+import { useNoSuggestions } from './graphql/suggestions.ts';
 import { useSafeVariableErrors } from './graphql/variable-errors.ts';
 import { CSRF_HEADER, useCsrfPrevention } from './http/csrf.ts';
 import { handleHealth, handleReadiness } from './http/health.ts';
@@ -23,6 +24,9 @@ import { createSecurityHeaders } from './http/security-headers.ts';
 import { notFound, sendError, sendJson } from './http/respond.ts';
 import { systemClock, type Clock } from './lib/clock.ts';
 import { AppError } from './lib/errors.ts';
+import { createErrorLog } from './lib/error-log.ts';
+import { currentRequestScope, iterateInScope, runInRequestScope, type RequestScope } from './lib/request-scope.ts';
+import { InFlightWork } from './lib/in-flight.ts';
 import { createLogger, type Logger } from './lib/logger.ts';
 import { authenticate, bearerToken } from './modules/auth/viewer.ts';
 import { createEventBus } from './realtime/event-bus.ts';
@@ -72,6 +76,24 @@ interface ServerContext {
 interface EnvelopedRoot {
   execute: (args: ExecutionArgs) => unknown;
   subscribe: (args: ExecutionArgs) => unknown;
+  /** The operation's request scope: its id and name for log lines. */
+  scope: RequestScope;
+}
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+  return typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
+}
+
+/** Names the operation in its request scope, for its log lines, on every transport. */
+function useOperationScope(): Plugin {
+  const name = (args: { document: DocumentNode; operationName?: string | null }) => {
+    const scope = currentRequestScope();
+    if (scope) scope.operationName = getOperationAST(args.document, args.operationName)?.name?.value;
+  };
+  return {
+    onExecute: ({ args }) => name(args),
+    onSubscribe: ({ args }) => name(args),
+  };
 }
 
 /**
@@ -98,10 +120,14 @@ function connectionAuthorization(params: Record<string, unknown> | undefined): s
   return typeof value === 'string' ? value : undefined;
 }
 
+/**
+ * yoga logs every error it hands to the masker; the masker's error log has already logged it once, at the level its
+ * kind deserves and with the request id, so yoga's copy of an error goes to debug.
+ */
 function yogaLogger(logger: Logger) {
   const write = (level: 'debug' | 'info' | 'warn' | 'error') => (...args: unknown[]) => {
     const [first, ...rest] = args;
-    if (first instanceof Error) logger[level]({ err: first }, first.message);
+    if (first instanceof Error) logger.debug({ requestId: currentRequestScope()?.requestId, errorName: first.name }, 'graphql-yoga passed an error to the masker');
     else logger[level]({ detail: rest.length ? rest : undefined }, typeof first === 'string' ? first : 'graphql-yoga');
   };
   return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
@@ -139,7 +165,11 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   const publishing = { db: database.prisma, bus: events, logger };
   // Overdue signing packages read as expired at once; this records their expiry (status, activity, live event).
   const packageExpiry = schedulePackageExpiry(services, config.signing.expirySweepSeconds * 1000);
-  const rest = createRestRouter(services, [...appRoutes, ...partnerRoutes, ...tokenRoutes]);
+  const outage = new DatabaseOutageMonitor({ ping: () => database.ping(), logger });
+  const errorLog = createErrorLog({ logger, onDatabaseUnavailable: () => outage.unavailable() });
+  // Requests, REST handlers and GraphQL operations still running, which shutdown waits for.
+  const inFlight = new InFlightWork();
+  const rest = createRestRouter(services, [...appRoutes, ...partnerRoutes, ...tokenRoutes], { errorLog });
   configurePasswordHashing(config.auth.passwordHashing);
   // Builds the dummy hash now, so even the first sign-in for an unknown email costs what a wrong password costs.
   await verifyDummyPassword('warm-up');
@@ -154,7 +184,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   });
 
   const production = config.env === 'production';
-  const maskError = createErrorMasker(logger);
+  const maskError = createErrorMasker(errorLog);
   const securityHeaders = createSecurityHeaders(config);
   const plugins: Plugin[] = [
     EnvelopArmorPlugin({
@@ -179,7 +209,8 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       },
     },
   ];
-  if (production) plugins.push(useNoIntrospection());
+  if (production) plugins.push(useNoIntrospection(), useNoSuggestions());
+  plugins.push(useOperationScope());
 
   const yoga = createYoga<ServerContext, Context>({
     schema,
@@ -227,15 +258,37 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     res.setHeader('X-Request-Id', requestId);
     securityHeaders.apply(res);
     const path = (req.url ?? '/').split('?')[0] ?? '/';
-    res.on('finish', () => {
+    const scope: RequestScope = { requestId, transport: 'http', method: req.method, path, errors: [] };
+    // One line per request, with the GraphQL operation's name and the codes of the errors it answered.
+    const logRequest = () => {
       const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
-      logger.info({ requestId, method: req.method, path, status: res.statusCode, durationMs: Math.round(durationMs * 10) / 10 }, 'request');
+      logger.info(
+        {
+          requestId,
+          method: req.method,
+          path,
+          ...(scope.operationName ? { operationName: scope.operationName } : {}),
+          status: res.statusCode,
+          ...(scope.errors.length ? { errors: scope.errors } : {}),
+          ...(res.writableFinished ? {} : { aborted: true }),
+          durationMs: Math.round(durationMs * 10) / 10,
+        },
+        'request',
+      );
+    };
+    res.on('finish', logRequest);
+    res.on('close', () => {
+      if (!res.writableFinished) logRequest();
     });
-    route(req, res, path, requestId).catch((error: unknown) => {
-      logger.error({ err: error, requestId }, 'request failed');
-      if (!res.headersSent) sendError(res, new AppError('INTERNAL', 'Unexpected error.'));
-      else res.destroy();
-    });
+    void inFlight.track(
+      runInRequestScope(scope, () =>
+        route(req, res, path, requestId).catch((error: unknown) => {
+          const appError = errorLog.report(error);
+          if (!res.headersSent) sendError(res, appError.code === 'DATABASE_UNAVAILABLE' ? appError : new AppError('INTERNAL', 'Unexpected error.'));
+          else res.destroy();
+        }),
+      ),
+    );
   });
   securityHeaders.guardUpgradeRefusals(server);
   server.requestTimeout = 30_000;
@@ -243,7 +296,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
 
   async function route(req: http.IncomingMessage, res: http.ServerResponse, path: string, requestId: string): Promise<void> {
     if (path === '/healthz') return handleHealth(res);
-    if (path === '/readyz') return handleReadiness(res, database);
+    if (path === '/readyz') return handleReadiness(res, database, () => outage.unavailable());
     if (path === '/.well-known/jwks.json') return sendJson(res, 200, keys.jwks(), { 'Cache-Control': 'public, max-age=300' });
     if (path === '/graphql') {
       const rejection = checkBody(req, config.limits.bodyBytes);
@@ -270,8 +323,19 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   });
   const wsDisposable = useServer<Record<string, unknown>>(
     {
-      execute: (args) => withActivityPublishing(publishing, async () => (args.rootValue as EnvelopedRoot).execute(args)) as ReturnType<typeof execute>,
-      subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as ReturnType<typeof subscribe>,
+      execute: (args) => {
+        const root = args.rootValue as EnvelopedRoot;
+        return inFlight.track(runInRequestScope(root.scope, () => withActivityPublishing(publishing, async () => root.execute(args)))) as ReturnType<typeof execute>;
+      },
+      subscribe: (args) => {
+        const root = args.rootValue as EnvelopedRoot;
+        const subscribed = runInRequestScope(root.scope, async () => {
+          const result = await root.subscribe(args);
+          // Each event is resolved when graphql-ws pulls it, outside the scope the subscription started in.
+          return isAsyncIterable(result) ? iterateInScope(result, root.scope, (step) => inFlight.track(step)) : result;
+        });
+        return inFlight.track(subscribed) as ReturnType<typeof subscribe>;
+      },
       connectionInitWaitTimeout: config.realtime.connectionInitTimeoutMs,
       // A connection that presents a token must present a valid one (else 4403); it is then watched until it
       // expires or its session ends (4401). Connections without a token stay anonymous. A session may hold only
@@ -295,29 +359,39 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       // message; thrown, it would close the whole connection and every other operation on it.
       onSubscribe: async (ctx, _id, payload) => {
         if (!wsLimits.allowsOperations(Object.keys(ctx.subscriptions).length)) return [toGraphQLError(wsLimits.tooManyOperations())];
-        try {
-          const enveloped = yoga.getEnveloped({
-            requestId: randomUUID(),
-            req: ctx.extra.request,
-            connectionParams: ctx.connectionParams,
-            transport: 'ws',
-            params: payload,
-          });
-          const document = enveloped.parse(payload.query);
-          const errors = enveloped.validate(enveloped.schema, document);
-          if (errors.length) return errors;
-          return {
-            schema: enveloped.schema,
-            document,
-            operationName: payload.operationName,
-            variableValues: payload.variables,
-            contextValue: await enveloped.contextFactory(),
-            rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe },
-          };
-        } catch (error) {
-          const masked = maskError(error);
-          return [masked instanceof GraphQLError ? masked : new GraphQLError('Unexpected error.')];
-        }
+        const scope: RequestScope = { requestId: randomUUID(), transport: 'ws', errors: [] };
+        return runInRequestScope(scope, async () => {
+          try {
+            const enveloped = yoga.getEnveloped({
+              requestId: scope.requestId,
+              req: ctx.extra.request,
+              connectionParams: ctx.connectionParams,
+              transport: 'ws',
+              params: payload,
+            });
+            let document: DocumentNode;
+            try {
+              document = enveloped.parse(payload.query);
+            } catch (error) {
+              // Coded as yoga codes a parse failure over HTTP (a syntax error, the token limit).
+              if (!(error instanceof GraphQLError) || error.originalError) throw error;
+              return [new GraphQLError(error.message, { nodes: error.nodes, source: error.source, positions: error.positions, extensions: { ...error.extensions, code: 'GRAPHQL_PARSE_FAILED' } })];
+            }
+            const errors = enveloped.validate(enveloped.schema, document);
+            if (errors.length) return errors;
+            return {
+              schema: enveloped.schema,
+              document,
+              operationName: payload.operationName,
+              variableValues: payload.variables,
+              contextValue: await enveloped.contextFactory(),
+              rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe, scope } satisfies EnvelopedRoot,
+            };
+          } catch (error) {
+            const masked = maskError(error);
+            return [masked instanceof GraphQLError ? masked : new GraphQLError('Unexpected error.')];
+          }
+        });
       },
     },
     wsServer,
@@ -356,7 +430,6 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
         });
         const outcome = await Promise.race([closed.then(() => 'closed' as const), deadline]);
         clearInterval(sweep);
-        clearTimeout(timer);
         if (outcome === 'timeout') {
           logger.warn('shutdown timeout reached: closing remaining connections');
           server.closeAllConnections();
@@ -364,6 +437,14 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
           await closed;
         }
         await new Promise<void>((resolve) => wsServer.close(() => resolve()));
+        // A connection can be gone while the work it asked for still runs (its client went away): the database and
+        // the rest stay open until that work is done, within the same timeout.
+        if (inFlight.size > 0) {
+          logger.info({ operations: inFlight.size }, 'shutdown waiting for running operations');
+          if (!(await inFlight.idle(deadline))) logger.warn({ operations: inFlight.size }, 'shutdown timeout reached: operations still running');
+        }
+        clearTimeout(timer);
+        outage.stop();
         clearInterval(purge);
         await packageExpiry.stop();
         if (!options.keys) keys.close();

@@ -150,3 +150,60 @@ function isRunning(pid: number): boolean {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
+
+/**
+ * Turns a database outage into two log lines, one when it starts (error) and one when it ends (warn, with its
+ * duration), instead of one error per failed request: `unavailable()` is called for every failure that means the
+ * database cannot be reached; while the outage lasts, the database is pinged every `probeIntervalMs` until it answers.
+ */
+export class DatabaseOutageMonitor {
+  readonly #ping: () => Promise<void>;
+  readonly #logger: Logger;
+  readonly #probeIntervalMs: number;
+  #startedAt: number | undefined;
+  #failures = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #stopped = false;
+
+  constructor(options: { ping: () => Promise<void>; logger: Logger; probeIntervalMs?: number }) {
+    this.#ping = options.ping;
+    this.#logger = options.logger;
+    this.#probeIntervalMs = options.probeIntervalMs ?? 1_000;
+  }
+
+  get inOutage(): boolean {
+    return this.#startedAt !== undefined;
+  }
+
+  unavailable(): void {
+    if (this.#stopped) return;
+    this.#failures++;
+    if (this.#startedAt !== undefined) return;
+    this.#startedAt = performance.now();
+    this.#failures = 1;
+    this.#logger.error({ code: 'DATABASE_UNAVAILABLE' }, 'database outage started');
+    this.#schedule();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+  }
+
+  #schedule(): void {
+    this.#timer = setTimeout(() => void this.#probe(), this.#probeIntervalMs).unref();
+  }
+
+  async #probe(): Promise<void> {
+    try {
+      await this.#ping();
+    } catch {
+      if (!this.#stopped) this.#schedule();
+      return;
+    }
+    if (this.#startedAt === undefined || this.#stopped) return;
+    const durationMs = Math.round(performance.now() - this.#startedAt);
+    this.#startedAt = undefined;
+    this.#logger.warn({ durationMs, failedRequests: this.#failures }, 'database outage ended');
+  }
+}

@@ -3,7 +3,9 @@ import type { Services } from '../graphql/context.ts';
 import { clientAddress } from '../http/client-address.ts';
 import { sendError } from '../http/respond.ts';
 import { withRateLimitHeaders } from '../http/rate-limit-headers.ts';
-import { AppError, toAppError } from '../lib/errors.ts';
+import { findDisallowedControl, hasDisallowedControl } from '../lib/control-characters.ts';
+import { createErrorLog, type ErrorLog } from '../lib/error-log.ts';
+import { AppError } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { ClientInfo } from '../modules/auth/sessions.service.ts';
 
@@ -73,13 +75,36 @@ export async function readBody(req: IncomingMessage, limit: number): Promise<Buf
   return Buffer.concat(chunks);
 }
 
+function controlCharacters(field: string): AppError {
+  return new AppError('BAD_USER_INPUT', `${field} must not contain control characters.`, { field, reason: 'CONTROL_CHARACTERS' });
+}
+
+/** A client-chosen name as it may be shown in an error: a plain name of sensible length, else `*`. */
+function shownName(name: string): string {
+  return name.length <= 64 && /^[A-Za-z0-9_.-]+$/.test(name) ? name : '*';
+}
+
+/**
+ * Path parameters, the query string and header values with NUL or another C0 control but tab, line feed and
+ * carriage return are refused before any handler reads them, as GraphQL refuses them in its input.
+ */
+function controlCharacterIn(params: Record<string, string>, query: URLSearchParams, req: IncomingMessage): AppError | undefined {
+  for (const [name, value] of Object.entries(params)) if (hasDisallowedControl(value)) return controlCharacters(name);
+  for (const [name, value] of query) if (hasDisallowedControl(name) || hasDisallowedControl(value)) return controlCharacters(shownName(name));
+  for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
+    if (hasDisallowedControl(req.rawHeaders[i + 1]!)) return controlCharacters(shownName(req.rawHeaders[i]!));
+  }
+  return undefined;
+}
+
 /**
  * A small route table for the non-GraphQL endpoints. `handle` answers the request and returns true when a route
  * matches the path (405 with `Allow` when only the method differs), false to let the caller answer 404. AppErrors a
  * handler throws become the JSON error envelope; anything else is logged and answered as INTERNAL.
  */
-export function createRestRouter(services: Services, routes: RestRoute[]) {
+export function createRestRouter(services: Services, routes: RestRoute[], options: { errorLog?: ErrorLog } = {}) {
   const compiled = routes.map(compileRoute);
+  const errorLog = options.errorLog ?? createErrorLog({ logger: services.logger });
 
   return async function handle(req: IncomingMessage, res: ServerResponse, path: string, requestId: string): Promise<boolean> {
     const allowed: string[] = [];
@@ -104,11 +129,17 @@ export function createRestRouter(services: Services, routes: RestRoute[]) {
         }
       });
       const logger = services.logger.child({ requestId });
+      const query = new URL(req.url ?? '/', 'http://localhost').searchParams;
+      const refused = controlCharacterIn(params, query, req);
+      if (refused) {
+        sendError(res, errorLog.report(refused));
+        return true;
+      }
       const ctx: RestContext = {
         req,
         res,
         params,
-        query: new URL(req.url ?? '/', 'http://localhost').searchParams,
+        query,
         services: withRateLimitHeaders(services, res),
         requestId,
         client: { ip: clientAddress(req, services.config.trustProxy), userAgent: req.headers['user-agent'] },
@@ -116,21 +147,28 @@ export function createRestRouter(services: Services, routes: RestRoute[]) {
         async readJson() {
           const body = await readBody(req, services.config.limits.bodyBytes);
           if (body.length === 0) return undefined;
+          let parsed: unknown;
           try {
-            return JSON.parse(body.toString('utf8')) as unknown;
+            parsed = JSON.parse(body.toString('utf8')) as unknown;
           } catch {
             throw new AppError('BAD_USER_INPUT', 'The request body is not valid JSON.', { reason: 'MALFORMED_JSON' });
           }
+          const at = findDisallowedControl(parsed);
+          if (at) throw controlCharacters(at.length ? at.map(shownName).join('.') : 'body');
+          return parsed;
         },
         async readForm() {
-          return new URLSearchParams((await readBody(req, services.config.limits.bodyBytes)).toString('utf8'));
+          const form = new URLSearchParams((await readBody(req, services.config.limits.bodyBytes)).toString('utf8'));
+          for (const [name, value] of form) {
+            if (hasDisallowedControl(name) || hasDisallowedControl(value)) throw controlCharacters(shownName(name));
+          }
+          return form;
         },
       };
       try {
         await route.handler(ctx);
       } catch (error) {
-        const appError = toAppError(error);
-        if (!(error instanceof AppError)) logger.error({ err: appError.cause ?? error, path }, 'request failed');
+        const appError = errorLog.report(error);
         if (res.headersSent) res.destroy();
         else sendError(res, appError);
       }
