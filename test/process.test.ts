@@ -68,8 +68,9 @@ describe('the server process', () => {
     const server = spawnServer({ DATA_DIR: dataDir });
     const url = await server.ready;
     expect(fs.existsSync(path.join(dataDir, 'pglite'))).toBe(true);
-    expect(fs.existsSync(path.join(dataDir, 'keys', 'jwt-signing-keys.json'))).toBe(true);
-    expect((fs.statSync(path.join(dataDir, 'keys', 'jwt-signing-keys.json')).mode & 0o777).toString(8)).toBe('600');
+    // Signing keys live in the database; without KEY_ENCRYPTION_KEY their encryption key is generated here.
+    expect(fs.existsSync(path.join(dataDir, 'keys', 'key-encryption-key'))).toBe(true);
+    expect((fs.statSync(path.join(dataDir, 'keys', 'key-encryption-key')).mode & 0o777).toString(8)).toBe('600');
 
     const { closed } = await openSubscriptionSocket(url);
 
