@@ -91,6 +91,11 @@ function useOperationScope(): Plugin {
     if (scope) scope.operationName = getOperationAST(args.document, args.operationName)?.name?.value;
   };
   return {
+    // Parsed before the context is built, so a request refused there (a bad token) is named as well.
+    onParse: ({ context }) => ({ result }) => {
+      const operationName = (context as { params?: { operationName?: string | null } }).params?.operationName;
+      if (result && !(result instanceof Error)) name({ document: result, operationName });
+    },
     onExecute: ({ args }) => name(args),
     onSubscribe: ({ args }) => name(args),
   };
