@@ -26,14 +26,13 @@ export const KEY_RETENTION_MARGIN_SECONDS = 300;
 export const UNKNOWN_KID_RELOAD_GAP_MS = 5_000;
 
 /**
- * The longest lifetime of any JWT this server signs: session access tokens (limited sessions' are capped by it too),
- * OAuth client-credentials access tokens and magic-link session access tokens when configured separately. A retired
- * key is kept at least this long after it stopped signing.
+ * The longest lifetime of any JWT this server signs (the only two signing calls are `issueAccessToken` and the
+ * OAuth token endpoint): session access tokens (sender and signer sessions' are capped by them), magic-link sessions'
+ * access tokens and OAuth client-credentials access tokens. A retired key is kept at least this long after it
+ * stopped signing.
  */
 export function longestTokenLifetimeSeconds(config: Config): number {
-  // Read loosely: magic-link sessions' own access-token lifetime is a setting of its own where configured.
-  const magicLinkAccess = (config.auth as { magicLinkAccessTokenTtlSeconds?: number }).magicLinkAccessTokenTtlSeconds ?? 0;
-  return Math.max(config.auth.accessTokenTtlSeconds, config.publicApi.accessTokenTtlSeconds, magicLinkAccess);
+  return Math.max(config.auth.accessTokenTtlSeconds, config.auth.magicLinkAccessTokenTtlSeconds, config.publicApi.accessTokenTtlSeconds);
 }
 
 /**
