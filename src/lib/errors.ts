@@ -67,8 +67,20 @@ const CONNECTION_FAILURES = new Set([
   'P1017', // server closed the connection
   'P2024', // timed out fetching a connection from the pool
 ]);
-/** What drivers say when the connection is gone (lower case: compared with the lower-cased message). */
-const CONNECTION_MESSAGES = ['connection terminated', 'connect econnrefused', 'databasenotreachable', 'timeout exceeded when trying to connect'];
+/**
+ * What drivers say when the connection is gone (lower case: compared with the lower-cased message). A raw query
+ * (the rate limiter's counters) fails as P2010 "Raw query failed", whose message carries the driver's "Can't reach
+ * database server"; a closed database says "PGlite is closed" (embedded) or that its pool has been ended.
+ */
+const CONNECTION_MESSAGES = [
+  'connection terminated',
+  'connect econnrefused',
+  'databasenotreachable',
+  'timeout exceeded when trying to connect',
+  "can't reach database server",
+  'pglite is closed',
+  'cannot use a pool after calling end on the pool',
+];
 const CONNECTION_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', '57P01', '57P03']);
 
 /** True when an error means the database could not be reached, as opposed to a bad query. */

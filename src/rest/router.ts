@@ -26,6 +26,11 @@ export interface RestContext {
   readJson(): Promise<unknown>;
   /** The body as an `application/x-www-form-urlencoded` form; 413 over `limits.bodyBytes`. */
   readForm(): Promise<URLSearchParams>;
+  /**
+   * Logs a failure the handler answers in its own format, as the router logs what handlers throw (unexpected at
+   * error, outages at warn and to the outage monitor, client errors at debug), and returns it as an AppError.
+   */
+  reportError(error: unknown): AppError;
 }
 
 export type RestHandler = (ctx: RestContext) => Promise<void> | void;
@@ -157,6 +162,7 @@ export function createRestRouter(services: Services, routes: RestRoute[], option
           if (at) throw controlCharacters(at.length ? at.map(shownName).join('.') : 'body');
           return parsed;
         },
+        reportError: (error) => errorLog.report(error),
         async readForm() {
           const form = new URLSearchParams((await readBody(req, services.config.limits.bodyBytes)).toString('utf8'));
           for (const [name, value] of form) {

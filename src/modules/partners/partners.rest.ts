@@ -39,8 +39,9 @@ async function issueMagicLinkRoute(ctx: RestContext): Promise<void> {
     if (error instanceof MagicLinkRateLimited) {
       return fail(ctx.res, 429, 'Too many magic link requests. Try again later.', { 'Retry-After': String(error.retryAfterSeconds) });
     }
-    ctx.logger.error({ err: error }, 'magic link issue failed');
-    fail(ctx.res, 500, 'Failed to generate magic link');
+    // The seed prescribes this body for every other failure, an outage included; Retry-After says when to retry.
+    const failure = ctx.reportError(error);
+    fail(ctx.res, 500, 'Failed to generate magic link', failure.retryAfterSeconds === undefined ? {} : { 'Retry-After': String(failure.retryAfterSeconds) });
   }
 }
 
