@@ -80,6 +80,9 @@ interface EnvelopedRoot {
   scope: RequestScope;
 }
 
+/** The WebSocket close code for a server that cannot serve now but may shortly (RFC 6455 registry). */
+const CLOSE_TRY_AGAIN_LATER = 1013;
+
 function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
   return typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
 }
@@ -349,7 +352,10 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
         let viewer: Awaited<ReturnType<typeof authenticate>>;
         try {
           viewer = await authenticate(services, bearerToken(connectionAuthorization(ctx.connectionParams)));
-        } catch {
+        } catch (error) {
+          // An outage is no reason to call the token invalid: 1013 (try again later) instead of 4403.
+          const failure = runInRequestScope({ requestId: randomUUID(), transport: 'ws', errors: [] }, () => errorLog.report(error));
+          if (failure.code === 'DATABASE_UNAVAILABLE') ctx.extra.socket.close(CLOSE_TRY_AGAIN_LATER, 'The database is unavailable');
           return false;
         }
         if (!viewer) return true;

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { openDatabase } from '../src/db/client.ts';
 import { applyMigrations } from '../src/db/migrator.ts';
 import { createLogger } from '../src/lib/logger.ts';
@@ -50,6 +51,19 @@ async function everyKindOfOperation(t: TestApp, token: string): Promise<Answer[]
   return answers;
 }
 
+/** The close code of a graphql-ws connection that presents `token` in connection_init. */
+async function webSocketCloseCode(t: TestApp, token: string): Promise<number> {
+  const socket = new WebSocket(`${t.url.replace('http', 'ws')}/graphql`, 'graphql-transport-ws');
+  return new Promise((resolve, reject) => {
+    socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } })));
+    socket.on('message', (data) => {
+      if (JSON.parse(String(data)).type === 'connection_ack') socket.close(1000);
+    });
+    socket.on('close', (code) => resolve(code));
+    socket.on('error', reject);
+  });
+}
+
 function expectOutageAnswers(answers: Answer[]) {
   for (const { name, status, retryAfter, body } of answers) {
     expect(retryAfter, name).toBe('5');
@@ -71,7 +85,9 @@ function expectOutageLogs(t: TestApp, failedRequests: number) {
   expect(entries.filter((e) => e.msg === 'database outage started')).toEqual([expect.objectContaining({ level: 'error', code: 'DATABASE_UNAVAILABLE' })]);
   const failures = entries.filter((e) => e.msg === 'database unavailable');
   expect(failures).toHaveLength(failedRequests);
-  for (const failure of failures) expect(failure).toMatchObject({ level: 'warn', code: 'DATABASE_UNAVAILABLE', requestId: expect.any(String), method: expect.any(String), path: expect.any(String) });
+  for (const failure of failures) expect(failure).toMatchObject({ level: 'warn', code: 'DATABASE_UNAVAILABLE', requestId: expect.any(String) });
+  // HTTP requests name their method and path (a WebSocket connection has neither).
+  expect(failures.filter((e) => typeof e.method === 'string' && typeof e.path === 'string').length).toBeGreaterThanOrEqual(11);
   // Error level holds the outage's start only.
   expect(entries.filter((e) => e.level === 'error')).toHaveLength(1);
 }
@@ -90,11 +106,15 @@ describe('answers during a database outage (embedded database closed)', () => {
     // Allowed case: with the database up, a session is served.
     expect((await t.graphql('{ me { id } }', {}, { token })).body.errors).toBeUndefined();
 
+    expect(await webSocketCloseCode(t, token)).toBe(1000);
+
     await t.db.close();
     const answers = await everyKindOfOperation(t, token);
     expectOutageAnswers(answers);
-    await waitFor(() => t!.logs.entries().filter((e) => e.msg === 'database unavailable').length >= answers.length);
-    expectOutageLogs(t, answers.length);
+    // A WebSocket whose session cannot be checked is told to come back later, not that its token is invalid (4403).
+    expect(await webSocketCloseCode(t, token)).toBe(1013);
+    await waitFor(() => t!.logs.entries().filter((e) => e.msg === 'database unavailable').length >= answers.length + 1);
+    expectOutageLogs(t, answers.length + 1);
   });
 });
 
