@@ -112,6 +112,17 @@ describe('live updates over graphql-ws', () => {
     leaves.stop();
   });
 
+  it('lets go of a subscriber as soon as it unsubscribes, without waiting for more activity', async () => {
+    const listening = () => t.app.services.events.listeners() ?? 0;
+    // The earlier tests' subscribers have all unsubscribed: from here on the bus hears nobody.
+    await until(() => listening() === 0);
+    const feed = collect(connect(t.url, tokens.watcher), FEED, { org: organizationId });
+    await feed.ready;
+    expect(listening()).toBe(1);
+    feed.stop();
+    await until(() => listening() === 0);
+  });
+
   it('pushes documentUpdated with the fresh record', async () => {
     const { body } = await register(tokens.writer!, 'LIVE-4');
     const document = body.data!.registerChattel;
