@@ -50,6 +50,8 @@ function open(address: string, app: TestApp = t): Promise<Upgrade> {
   return new Promise((resolve, reject) => {
     const socket = new WebSocket(`${app.url.replace('http', 'ws')}/graphql`, 'graphql-transport-ws', { headers: { 'x-forwarded-for': address } });
     sockets.push(socket);
+    // Heard from the start: a socket the server closes while the test awaits something else is still reported.
+    closeEvents.set(socket, new Promise((resolveClose) => socket.once('close', (code, reason) => resolveClose({ code, reason: reason.toString() }))));
     socket.once('open', () => resolve({ socket }));
     socket.once('unexpected-response', (request, response) => {
       let body = '';
@@ -69,9 +71,10 @@ async function opened(address: string, app: TestApp = t): Promise<WebSocket> {
   return upgrade.socket;
 }
 
+const closeEvents = new WeakMap<WebSocket, Promise<{ code: number; reason: string }>>();
+
 function closedEvent(socket: WebSocket): Promise<{ code: number; reason: string }> {
-  if (socket.readyState === WebSocket.CLOSED) return Promise.resolve({ code: -1, reason: 'already closed' });
-  return new Promise((resolve) => socket.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  return closeEvents.get(socket) ?? Promise.reject(new Error('not a socket opened by this test'));
 }
 
 async function close(socket: WebSocket): Promise<void> {
