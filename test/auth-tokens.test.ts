@@ -268,11 +268,20 @@ describe('exchanging tokens', () => {
     expect(bad.headers.getSetCookie()).toEqual([]);
   });
 
-  it('GET /auth with a target that cannot go into a header redirects to / with the session, never 500', async () => {
+  it('GET /auth with a target that cannot go into a header redirects to / with the session, or is refused before the token is spent, never 500', async () => {
     const tokenValue = async () => String((await post(`${BASE}/user`, undefined, managerToken)).body.value);
     const raw = (value: string, encodedTarget: string) => fetch(`${t.url}/auth?authenticationToken=${encodeURIComponent(value)}&target=${encodedTarget}`, { redirect: 'manual' });
     // Percent-encoded in the query, each decodes to a character no Location header may hold (or should).
-    for (const target of ['/%E3%80%82evil.example', '/a%E2%80%A8b', '/a%0D%0ASet-Cookie:%20x=y', '/caf%C3%A9', '/%00', '/a%20b', '%2F%5Cevil.example']) {
+    // Control characters are refused at the edge, before the token is looked at: it stays usable.
+    for (const target of ['/%00', '/a%1Bb']) {
+      const value = await tokenValue();
+      const refused = await raw(value, target);
+      expect(refused.status, target).toBe(400);
+      expect(refused.headers.getSetCookie()).toEqual([]);
+      expect(JSON.parse(await refused.text())).toMatchObject({ error: { code: 'BAD_USER_INPUT', reason: 'CONTROL_CHARACTERS' } });
+      expect((await raw(value, '/next')).headers.get('location'), target).toBe('/next');
+    }
+    for (const target of ['/%E3%80%82evil.example', '/a%E2%80%A8b', '/a%0D%0ASet-Cookie:%20x=y', '/caf%C3%A9', '/a%20b', '%2F%5Cevil.example']) {
       const value = await tokenValue();
       const response = await raw(value, target);
       expect(response.status, target).toBe(303);
