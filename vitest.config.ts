@@ -16,6 +16,9 @@ export default defineConfig({
     pool: 'forks',
     // Each file gets its own database (see test/support/database.ts), so files run in parallel safely.
     fileParallelism: true,
+    // Test files spend much of their time waiting on sockets, timers and the database: two at once keep a 2-core
+    // machine busy (vitest's default there is one, for CPU-bound suites).
+    maxWorkers: 2,
     env: { NODE_ENV: 'test' },
   },
 });
