@@ -16,7 +16,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { schema } from '../src/graphql/schema.ts';
 import { startTestApp, type TestApp } from './support/app.ts';
-import { addMember, createDocument, createOrganization, createUser, signInAs } from './support/factories.ts';
+import { addMember, createDocument, createOrganization, createUser, exchangedTokenSession, signInAs } from './support/factories.ts';
 
 /**
  * Random and hostile values at every argument of every query and mutation, as every kind of session: whatever
@@ -198,18 +198,7 @@ describe('adversarial sweep: every query and mutation argument, every kind of se
     sessions.admin = (await signInAs(t.app.services, admin.id)).token;
     sessions.manager = (await signInAs(t.app.services, manager.id)).token;
     sessions.signer = (await signInAs(t.app.services, signer.id)).token;
-    const post = async (path: string, body: unknown, token?: string) => {
-      const response = await fetch(`${t.url}${path}`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-        body: JSON.stringify(body),
-      });
-      return (await response.json()) as Record<string, string>;
-    };
-    const exchanged = async (path: string, body: unknown) => {
-      const issued = await post(`/api/cs-authenticationTokens/${path}`, body, sessions.manager);
-      return (await post('/api/cs-authenticationTokens/exchange', { value: issued.value })).accessToken;
-    };
+    const exchanged = (path: 'sender' | 'signer/multiUse', body: unknown) => exchangedTokenSession(t.url, path, body, sessions.manager!);
     sessions.senderToken = await exchanged('sender', { packageId: pkg.id });
     sessions.signerToken = await exchanged('signer/multiUse', { packageId: pkg.id, signerId: pkg.signers[0]!.id });
     for (const [kind, token] of Object.entries(sessions)) if (kind !== 'anonymous') expect(token, kind).toMatch(/^ey/);

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { schema } from '../src/graphql/schema.ts';
 import { DocumentByIdDocument } from './generated/graphql.ts';
 import { startTestApp, type TestApp } from './support/app.ts';
-import { addMember, createDocument, createOrganization, createUser, signInAs } from './support/factories.ts';
+import { addMember, createDocument, createOrganization, createUser, exchangedTokenSession, signInAs } from './support/factories.ts';
 
 /**
  * The only operations anyone may call without a session. exchangeAuthenticationToken is here on purpose: the
@@ -138,16 +138,7 @@ describe('sender and signer sessions × every root field', () => {
       select: { id: true, signers: { select: { id: true } } },
     });
     const managerToken = (await signInAs(t.app.services, manager.id)).token;
-    const exchanged = async (path: string, body: unknown) => {
-      const post = (url: string, payload: unknown, token?: string) =>
-        fetch(`${t.url}${url}`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-          body: JSON.stringify(payload),
-        }).then((r) => r.json() as Promise<Record<string, string>>);
-      const issued = await post(`/api/cs-authenticationTokens/${path}`, body, managerToken);
-      return (await post('/api/cs-authenticationTokens/exchange', { value: issued.value })).accessToken!;
-    };
+    const exchanged = (path: 'sender' | 'signer/multiUse', body: unknown) => exchangedTokenSession(t.url, path, body, managerToken);
     sessions.sender = await exchanged('sender', { packageId: pkg.id });
     sessions.signer = await exchanged('signer/multiUse', { packageId: pkg.id, signerId: pkg.signers[0]!.id });
   });

@@ -21,7 +21,7 @@ import {
   type CreateSigningPackageInput,
 } from './generated/graphql.ts';
 import { startTestApp, type TestApp } from './support/app.ts';
-import { addMember, createDocument, createOrganization, createUser, linkManagerIdentity, signInAs } from './support/factories.ts';
+import { addMember, createDocument, createOrganization, createUser, exchangedTokenSession, linkManagerIdentity, signInAs } from './support/factories.ts';
 
 let t: TestApp;
 let orgId: string;
@@ -94,18 +94,9 @@ async function sentPackage(overrides: Partial<CreateSigningPackageInput> = {}) {
 }
 
 /** Issues a token over REST as `issuer` and exchanges it at POST /api/cs-authenticationTokens/exchange. */
-async function exchangedSession(path: 'sender' | 'signer/multiUse', body: Record<string, string>, issuer = 'manager'): Promise<string> {
-  const post = async (url: string, payload: unknown, token?: string) => {
-    const response = await fetch(`${t.url}/api/cs-authenticationTokens/${url}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      body: JSON.stringify(payload),
-    });
-    expect(response.status).toBe(200);
-    return (await response.json()) as Record<string, string>;
-  };
-  const issued = await post(path, body, people[issuer]!.token);
-  return (await post('exchange', { value: issued.value })).accessToken!;
+/** Issues a token over REST as `issuer` and exchanges it at POST /api/cs-authenticationTokens/exchange. */
+function exchangedSession(path: 'sender' | 'signer/multiUse', body: Record<string, string>, issuer = 'manager'): Promise<string> {
+  return exchangedTokenSession(t.url, path, body, people[issuer]!.token);
 }
 
 describe('a sender session', () => {

@@ -18,7 +18,7 @@ import { schema } from '../src/graphql/schema.ts';
 import { PERMISSION_KEYS } from '../src/modules/auth/permissions.ts';
 import { SIGNER_ENTRY_TYPES, SIGNER_VISIBLE_FIELDS } from '../src/modules/signing/signing.policy.ts';
 import { startTestApp, type TestApp } from './support/app.ts';
-import { addMember, signInAs } from './support/factories.ts';
+import { addMember, exchangedTokenSession, signInAs } from './support/factories.ts';
 
 /**
  * Walks every field a signer can reach, from each of a signer's entry points, as each kind of signer session, and
@@ -198,16 +198,7 @@ beforeAll(async () => {
   // Another package of the same document, not the signer's: it must not show through the document.
   await createPackage('Leak: someone else’s package', { name: 'Leak Stranger', email: 'leak.stranger@example.test' });
 
-  const post = async (path: string, body: unknown, token?: string) => {
-    const response = await fetch(`${t.url}/api/cs-authenticationTokens/${path}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      body: JSON.stringify(body),
-    });
-    expect(response.status).toBe(200);
-    return (await response.json()) as Record<string, string>;
-  };
-  const exchanged = async (path: string, body: Json) => (await post('exchange', { value: (await post(path, body, managerToken)).value })).accessToken!;
+  const exchanged = (path: 'sender' | 'signer/multiUse' | 'signer/singleUse', body: Json) => exchangedTokenSession(t.url, path, body, managerToken);
 
   for (const [name, path] of [
     ['signerMultiUse', 'signer/multiUse'],

@@ -74,3 +74,21 @@ export async function createDocument(db: Db, input: { organizationId: string; lo
     },
   });
 }
+
+/**
+ * Issues a signing authentication token over REST (seed 004) as the holder of `issuerToken`, exchanges it at
+ * POST /api/cs-authenticationTokens/exchange, and answers the access token of the session it opens.
+ */
+export async function exchangedTokenSession(baseUrl: string, path: 'user' | 'sender' | 'signer/multiUse' | 'signer/singleUse', body: unknown, issuerToken: string): Promise<string> {
+  const post = async (endpoint: string, payload: unknown, token?: string) => {
+    const response = await fetch(`${baseUrl}/api/cs-authenticationTokens/${endpoint}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify(payload),
+    });
+    if (response.status !== 200) throw new Error(`POST ${endpoint} answered ${response.status}: ${await response.text()}`);
+    return (await response.json()) as Record<string, string>;
+  };
+  const issued = await post(path, body, issuerToken);
+  return (await post('exchange', { value: issued.value })).accessToken!;
+}
