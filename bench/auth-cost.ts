@@ -1,6 +1,7 @@
 // The cost of authentication: the same GraphQL read ({ __typename }) without and with a Bearer token (JWT
 // verification plus the session lookup on every request), as a ratio, beside a bare node:http + pg + jose handler
 // doing only the verification and the session SQL, all measured in the same run on the same PostgreSQL database.
+import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { jwtVerify } from 'jose';
@@ -24,7 +25,7 @@ export async function benchAuthCost(): Promise<{ ratio: number }> {
   const database = await openDatabase({ kind: 'postgres', url: empty.url, poolSize: POOL_SIZE }, { logger });
   const pool = new pg.Pool({ connectionString: empty.url, max: POOL_SIZE });
   let baseline: http.Server | undefined;
-  const config = loadConfig({ NODE_ENV: 'production', PORT: '0', LOG_LEVEL: 'silent', DATABASE_URL: empty.url, DATABASE_POOL_SIZE: String(POOL_SIZE), PUBLIC_URL: 'http://bench.local' });
+  const config = loadConfig({ NODE_ENV: 'production', PORT: '0', KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'), LOG_LEVEL: 'silent', DATABASE_URL: empty.url, DATABASE_POOL_SIZE: String(POOL_SIZE), PUBLIC_URL: 'http://bench.local' });
   const keys = await createMemoryKeyStore();
   const app = await buildApp(config, { logger, database, keys });
   try {

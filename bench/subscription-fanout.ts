@@ -2,6 +2,7 @@
 // authorized against the database, then executed and sent), against a raw `ws` server broadcasting a payload of
 // the same size to N plain clients. Prints p50/p99 delivery latency and server heap per connection for both.
 // The clients live in a worker thread, so the main thread's heap is the server's.
+import { randomBytes } from 'node:crypto';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Worker } from 'node:worker_threads';
@@ -81,7 +82,7 @@ export async function benchSubscriptionFanout(): Promise<{ p99Ratio: number }> {
   const empty = await createEmptyPostgresDatabase(benchDatabaseUrl, 'safeclose_bench');
   const logger = createLogger({ level: 'silent' });
   const database = await openDatabase({ kind: 'postgres', url: empty.url, poolSize: 10 }, { logger });
-  const config = loadConfig({ NODE_ENV: 'production', PORT: '0', LOG_LEVEL: 'silent', DATABASE_URL: empty.url, PUBLIC_URL: 'http://bench.local', WS_SESSION_CHECK_MS: '60000' });
+  const config = loadConfig({ NODE_ENV: 'production', PORT: '0', KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'), LOG_LEVEL: 'silent', DATABASE_URL: empty.url, PUBLIC_URL: 'http://bench.local', WS_SESSION_CHECK_MS: '60000' });
   const app = await buildApp(config, { logger, database, keys: await createMemoryKeyStore() });
   const raw = new WebSocketServer({ port: 0, host: '127.0.0.1' });
   try {

@@ -1,6 +1,7 @@
 // A GraphQL read measured against a bare node:http + pg handler that verifies the same bearer token with jose and
 // runs exactly the SQL statements Prisma sent for that read (captured from one probe request), in the same run on
 // the same PostgreSQL database.
+import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { jwtVerify } from 'jose';
@@ -36,7 +37,7 @@ export async function runReplayBench(bench: ReplayBench): Promise<{ ratio: numbe
   );
   const baselinePool = new pg.Pool({ connectionString: empty.url, max: POOL_SIZE });
   let baselineServer: http.Server | undefined;
-  const config = loadConfig({ NODE_ENV: 'production', PORT: '0', LOG_LEVEL: 'silent', DATABASE_URL: empty.url, DATABASE_POOL_SIZE: String(POOL_SIZE), PUBLIC_URL: 'http://bench.local' });
+  const config = loadConfig({ NODE_ENV: 'production', PORT: '0', KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'), LOG_LEVEL: 'silent', DATABASE_URL: empty.url, DATABASE_POOL_SIZE: String(POOL_SIZE), PUBLIC_URL: 'http://bench.local' });
   const keys = await createMemoryKeyStore();
   const app = await buildApp(config, { logger, database, keys });
   try {
