@@ -131,7 +131,9 @@ describe(`two instances on one ${testDatabaseUrl ? `PostgreSQL database (${new U
     const onA = await rotateSigningKey({ db: a.db.prisma, encryptionKey: await resolveKeyEncryptionKey(a.config), now: clock.now() });
     await eventually(async () => (await jwksKids(b)).includes(onA.kid));
 
-    // The command, run with its own and very different token lifetimes: they decide nothing about retention.
+    // The command, run with its own and very different token lifetimes: they decide nothing about retention. A
+    // second later than A's, so its key activates after A's and is the one both end up signing with.
+    clock.advance(1000);
     const commandKid = db.url ? await rotateByCommand() : (await rotateSigningKey({ db: b.db.prisma, encryptionKey: await resolveKeyEncryptionKey(b.config), now: clock.now() })).kid;
     expect(commandKid).toBeDefined();
     await eventually(async () => (await jwksKids(a)).includes(commandKid!) && (await jwksKids(b)).includes(commandKid!));
