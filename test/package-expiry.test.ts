@@ -150,12 +150,12 @@ describe('an overdue package, before its expiry is recorded', () => {
     const client = createClient({ url: `${t.url.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${tokens.manager}` }, retryAttempts: 0 });
     clients.push(client);
     const events: Array<{ status: string; version: number }> = [];
-    const listeners = t.app.services.events.listeners() ?? 0;
+    const listeners = t.app.services.events.listeners();
     const unsubscribe = client.subscribe<{ signingPackageUpdated: { status: string; version: number } }>(
       { query: 'subscription($id: ID!) { signingPackageUpdated(id: $id) { status version } }', variables: { id } },
       { next: (value) => value.data && events.push(value.data.signingPackageUpdated), error: () => {}, complete: () => {} },
     );
-    await until(() => (t.app.services.events.listeners() ?? 0) > listeners);
+    await until(() => t.app.services.events.listeners() > listeners);
 
     const sweep = schedulePackageExpiry(t.app.services, 20);
     try {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RevokeSessionDocument, SignOutDocument, UpdateDocumentDocument, VoidSigningPackageDocument } from './generated/graphql.ts';
+import { SessionGuard, type StreamEnd } from '../src/realtime/session-guard.ts';
 import { ManualClock, startTestApp, type TestApp } from './support/app.ts';
 import { addMember, createDocument, createOrganization, createUser, linkManagerIdentity, signInAs } from './support/factories.ts';
 
@@ -32,6 +33,7 @@ const streams: SseStream[] = [];
 /** Subscribes over HTTP as a browser's EventSource or an SSE client would, collecting events as they come. */
 async function openStream(app: TestApp, token: string, query: string, variables: Record<string, unknown>): Promise<SseStream> {
   const controller = new AbortController();
+  const listening = app.app.services.events.listeners();
   const response = await fetch(`${app.url}/graphql`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${token}` },
@@ -68,14 +70,14 @@ async function openStream(app: TestApp, token: string, query: string, variables:
     }
     stream.ended = true;
   })();
-  // The subscription registers with the event bus on the stream's first pull: give it a moment.
-  await settle(200);
+  // The subscription registers with the event bus on the stream's first pull, a moment after the response starts.
+  await until(() => app.app.services.events.listeners() > listening);
   return stream;
 }
 
 const settle = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function until(predicate: () => boolean, timeoutMs = 5000): Promise<void> {
+async function until(predicate: () => boolean, timeoutMs = 15_000): Promise<void> {
   const started = Date.now();
   while (!predicate()) {
     if (Date.now() - started > timeoutMs) throw new Error('timed out waiting');
@@ -216,5 +218,31 @@ describe('subscriptions over server-sent events end with their session', () => {
     expect(managerStream.results()[0]).toEqual({ signingPackageUpdated: { id: pkg.id, status: 'VOIDED' } });
     await settle(CHECK_MS * 3);
     expect(managerStream.ended).toBe(false);
+  });
+});
+
+describe('the session guard', () => {
+  it('leaves a stream watched while a check is running to the next check, which ends it only if its session ended', async () => {
+    const guard = new SessionGuard({ db: t.db.prisma, clock: { now: () => new Date() }, intervalMs: 3_600_000, onError: (error) => { throw error; } });
+    try {
+      const standing = await signInAs(t.app.services, userIds.stayer!);
+      const ending = await signInAs(t.app.services, userIds.stayer!);
+      const endings: Record<string, StreamEnd[]> = { early: [], late: [], closed: [] };
+      const watch = (name: string, session: { session: { id: string } }) =>
+        guard.watchStream({ end: (why) => endings[name]!.push(why) }, { sessionId: session.session.id, expiresAt: new Date(Date.now() + 60_000) });
+      watch('early', standing);
+      // The check reads the sessions of the streams watched when it starts; these two come while it runs.
+      const running = guard.check();
+      watch('late', standing);
+      watch('closed', ending);
+      await t.db.prisma.loginSession.update({ where: { id: ending.session.id }, data: { revokedAt: new Date() } });
+      await running;
+      expect(endings).toEqual({ early: [], late: [], closed: [] });
+      // The next check sees them: the revoked session's stream ends, the standing ones go on.
+      await guard.check();
+      expect(endings).toEqual({ early: [], late: [], closed: ['ended'] });
+    } finally {
+      guard.stop();
+    }
   });
 });

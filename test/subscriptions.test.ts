@@ -48,7 +48,7 @@ function connect(url: string, token?: string, onClose?: (event: { code: number; 
 function collect<T>(client: Client, query: string, variables: Record<string, unknown>, server: TestApp = t) {
   const events: T[] = [];
   const errors: unknown[] = [];
-  const listening = () => server.app.services.events.listeners() ?? 0;
+  const listening = () => server.app.services.events.listeners();
   const before = listening();
   const stop = client.subscribe<T>(
     { query, variables },
@@ -113,7 +113,7 @@ describe('live updates over graphql-ws', () => {
   });
 
   it('lets go of a subscriber as soon as it unsubscribes, without waiting for more activity', async () => {
-    const listening = () => t.app.services.events.listeners() ?? 0;
+    const listening = () => t.app.services.events.listeners();
     // The earlier tests' subscribers have all unsubscribed: from here on the bus hears nobody.
     await until(() => listening() === 0);
     const feed = collect(connect(t.url, tokens.watcher), FEED, { org: organizationId });
@@ -220,7 +220,7 @@ describe('expiring access tokens', () => {
 describe('live updates over server-sent events', () => {
   it('streams the same feed to an SSE client', async () => {
     const controller = new AbortController();
-    const before = t.app.services.events.listeners() ?? 0;
+    const before = t.app.services.events.listeners();
     const response = await fetch(`${t.url}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${tokens.watcher}` },
@@ -229,7 +229,7 @@ describe('live updates over server-sent events', () => {
     });
     expect(response.headers.get('content-type')).toContain('text/event-stream');
     const reader = response.body!.getReader();
-    await until(() => (t.app.services.events.listeners() ?? 0) > before);
+    await until(() => t.app.services.events.listeners() > before);
     await register(tokens.writer!, 'LIVE-SSE');
     let text = '';
     while (!text.includes('document.registered')) {

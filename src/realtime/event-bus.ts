@@ -20,8 +20,8 @@ export type Topics = { activity: [ActivityEvent] };
 
 export interface EventBus {
   pubSub: PubSub<Topics>;
-  /** Subscribers listening on this instance, when the bus can tell (in-process only): for tests and diagnostics. */
-  listeners(): number | undefined;
+  /** Subscribers listening on this instance (on Redis too): for tests and diagnostics. */
+  listeners(): number;
   close(): Promise<void>;
 }
 
@@ -29,14 +29,22 @@ export interface EventBus {
  * An event target whose topics are channels under `<namespace>:`: the Redis event target uses the topic name as
  * the channel, and deployments sharing one Redis must not hear each other's events.
  */
-function namespacedEventTarget(inner: EventTarget, namespace: string): EventTarget {
+function namespacedEventTarget(inner: EventTarget, namespace: string): EventTarget & { listeners(): number } {
   const channel = (topic: string) => `${namespace}:${topic}`;
+  // The listeners on this instance, counted as the event target keeps them (once per listener and topic).
+  const listening = new Map<string, Set<EventListenerOrEventListenerObject>>();
+  const of = (topic: string) => listening.get(topic) ?? listening.set(topic, new Set()).get(topic)!;
   return {
-    addEventListener: (topic: string, listener: EventListenerOrEventListenerObject | null, options?: AddEventListenerOptions | boolean) =>
-      inner.addEventListener(channel(topic), listener, options),
-    removeEventListener: (topic: string, listener: EventListenerOrEventListenerObject | null, options?: EventListenerOptions | boolean) =>
-      inner.removeEventListener(channel(topic), listener, options),
+    addEventListener: (topic: string, listener: EventListenerOrEventListenerObject | null, options?: AddEventListenerOptions | boolean) => {
+      if (listener) of(topic).add(listener);
+      inner.addEventListener(channel(topic), listener, options);
+    },
+    removeEventListener: (topic: string, listener: EventListenerOrEventListenerObject | null, options?: EventListenerOptions | boolean) => {
+      if (listener) of(topic).delete(listener);
+      inner.removeEventListener(channel(topic), listener, options);
+    },
     dispatchEvent: (event: Event) => inner.dispatchEvent(new CustomEvent(channel(event.type), { detail: (event as CustomEvent).detail })),
+    listeners: () => of('activity').size,
   };
 }
 
@@ -65,7 +73,7 @@ export function createEventBus(options: { redisUrl: string | undefined; namespac
   const eventTarget = namespacedEventTarget(redisTarget as unknown as EventTarget, options.namespace);
   return {
     pubSub: createPubSub<Topics>({ eventTarget: eventTarget as never }),
-    listeners: () => undefined,
+    listeners: () => eventTarget.listeners(),
     async close() {
       await Promise.allSettled([publishClient.quit(), subscribeClient.quit()]);
     },

@@ -34,7 +34,22 @@ export class SessionGuard {
   readonly #timer: NodeJS.Timeout;
 
   constructor(private readonly deps: { db: Db; clock: Clock; intervalMs: number; onError: (error: unknown) => void }) {
-    this.#timer = setInterval(() => void this.check().catch(deps.onError), deps.intervalMs).unref();
+    this.#timer = setInterval(() => void this.#tick(), deps.intervalMs).unref();
+  }
+
+  #checking = false;
+
+  /** One check at a time: under load a slow query is not joined by a second. */
+  async #tick(): Promise<void> {
+    if (this.#checking) return;
+    this.#checking = true;
+    try {
+      await this.check();
+    } catch (error) {
+      this.deps.onError(error);
+    } finally {
+      this.#checking = false;
+    }
   }
 
   /** Watches `stream` until it is ended or the returned function is called. */
@@ -55,8 +70,11 @@ export class SessionGuard {
     for (const [stream, session] of this.#streams) {
       if (session.expiresAt <= now) this.#end(stream, 'expired');
     }
-    if (this.#streams.size === 0) return;
-    const sessionIds = [...new Set([...this.#streams.values()].map((s) => s.sessionId))];
+    // Judge only the streams watched now: one watched while the query runs is not in its answer, and waits for the
+    // next check.
+    const watched = [...this.#streams];
+    if (watched.length === 0) return;
+    const sessionIds = [...new Set(watched.map(([, s]) => s.sessionId))];
     const alive = await this.deps.db.loginSession.findMany({
       where: {
         id: { in: sessionIds },
@@ -71,8 +89,8 @@ export class SessionGuard {
       select: { id: true },
     });
     const valid = new Set(alive.map((s) => s.id));
-    for (const [stream, session] of this.#streams) {
-      if (!valid.has(session.sessionId)) this.#end(stream, 'ended');
+    for (const [stream, session] of watched) {
+      if (this.#streams.has(stream) && !valid.has(session.sessionId)) this.#end(stream, 'ended');
     }
   }
 
