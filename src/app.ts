@@ -62,6 +62,11 @@ export interface App {
   start(): Promise<{ port: number; url: string }>;
   /** Stops accepting, finishes in-flight requests, closes WebSockets with 1001 and the database. */
   stop(): Promise<void>;
+  /**
+   * Resolves once no request or operation is being handled, including what a request does after its answer (live
+   * events are published after the response): for tests that count what one call does.
+   */
+  idle(): Promise<void>;
 }
 
 interface ServerContext {
@@ -414,6 +419,9 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     services,
     server,
     yoga,
+    async idle() {
+      await inFlight.idle(new Promise(() => undefined));
+    },
     async start() {
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
