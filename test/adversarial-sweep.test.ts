@@ -16,7 +16,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { schema } from '../src/graphql/schema.ts';
 import { startTestApp, type TestApp } from './support/app.ts';
-import { addMember, createDocument, createOrganization, createUser, exchangedTokenSession, signInAs } from './support/factories.ts';
+import { addMember, createDocument, createOrganization, createUser, exchangedTokenSession, linkManagerIdentity, signInAs } from './support/factories.ts';
 
 /**
  * Random and hostile values at every argument of every query and mutation, as every kind of session: whatever
@@ -162,6 +162,7 @@ describe('adversarial sweep: every query and mutation argument, every kind of se
     const manager = await createUser(db, { roles: ['MANAGER'] });
     const signer = await createUser(db, { roles: ['SIGNER'], email: 'sweep.signer@example.test' });
     await addMember(db, { userId: manager.id, organizationId: org.organization.id, roleId: org.role.id, isOwner: true });
+    await linkManagerIdentity(db, { userId: manager.id, organizationId: org.organization.id });
     const document = await createDocument(db, { organizationId: org.organization.id, locationId: org.location.id, serialNumber: 'SWEEP-1' });
     const foreign = await createDocument(db, { organizationId: other.organization.id, serialNumber: 'SWEEP-2' });
     const identity = await db.signingIdentity.create({

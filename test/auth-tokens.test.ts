@@ -7,7 +7,7 @@ import {
   ExchangeAuthenticationTokenDocument,
 } from './generated/graphql.ts';
 import { ManualClock, startTestApp, type TestApp } from './support/app.ts';
-import { addMember, createDocument, createOrganization, createUser, signInAs } from './support/factories.ts';
+import { addMember, createDocument, createOrganization, createUser, linkManagerIdentity, signInAs } from './support/factories.ts';
 
 const BASE = '/api/cs-authenticationTokens';
 const clock = new ManualClock(new Date('2026-04-01T09:00:00.000Z'));
@@ -65,9 +65,12 @@ beforeAll(async () => {
   const manager = await createUser(db, { roles: ['MANAGER'] });
   managerId = manager.id;
   await addMember(db, { userId: managerId, organizationId: orgId, roleId: org.role.id });
+  await linkManagerIdentity(db, { userId: managerId, organizationId: orgId });
   managerToken = (await signInAs(t.app.services, managerId)).token;
   const otherManager = await createUser(db, { roles: ['MANAGER'] });
   await addMember(db, { userId: otherManager.id, organizationId: other.organization.id, roleId: other.role.id });
+  // A manager in their own organization: the package they are refused is another organization's.
+  await linkManagerIdentity(db, { userId: otherManager.id, organizationId: other.organization.id });
   otherManagerToken = (await signInAs(t.app.services, otherManager.id)).token;
   const signer = await createUser(db, { roles: ['SIGNER'], email: 'signer@tokens.test' });
   signerUserId = signer.id;

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { schema } from '../src/graphql/schema.ts';
 import { DocumentByIdDocument } from './generated/graphql.ts';
 import { startTestApp, type TestApp } from './support/app.ts';
-import { addMember, createDocument, createOrganization, createUser, exchangedTokenSession, signInAs } from './support/factories.ts';
+import { addMember, createDocument, createOrganization, createUser, exchangedTokenSession, linkManagerIdentity, signInAs } from './support/factories.ts';
 
 /**
  * The only operations anyone may call without a session. exchangeAuthenticationToken is here on purpose: the
@@ -123,6 +123,7 @@ describe('sender and signer sessions × every root field', () => {
     const org = await createOrganization(db, { name: 'Walk Lending', permissions: ['documents', 'signing'] });
     const manager = await createUser(db, { roles: ['MANAGER'] });
     await addMember(db, { userId: manager.id, organizationId: org.organization.id, roleId: org.role.id });
+    await linkManagerIdentity(db, { userId: manager.id, organizationId: org.organization.id });
     const signer = await createUser(db, { roles: ['SIGNER'], email: 'walk.signer@example.test' });
     const identity = await db.signingIdentity.create({
       data: { userId: signer.id, kind: 'SIGNER', organizationId: org.organization.id, email: signer.email, linkedById: manager.id },

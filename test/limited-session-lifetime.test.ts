@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.ts';
 import { hashSecret } from '../src/lib/tokens.ts';
 import { ManualClock, startTestApp, type TestApp } from './support/app.ts';
-import { addMember, createOrganization, createUser, signInAs } from './support/factories.ts';
+import { addMember, createOrganization, createUser, linkManagerIdentity, signInAs } from './support/factories.ts';
 
 const T0 = Date.UTC(2026, 4, 1, 8);
 const HOUR = 3600_000;
@@ -67,6 +67,7 @@ beforeAll(async () => {
   organizationId = org.organization.id;
   managerId = (await createUser(db, { roles: ['MANAGER'] })).id;
   await addMember(db, { userId: managerId, organizationId, roleId: org.role.id });
+  await linkManagerIdentity(db, { userId: managerId, organizationId });
   const signer = await createUser(db, { roles: ['SIGNER'], email: 'signer@lifetime.test' });
   signerUserId = signer.id;
   signerIdentityId = (await db.signingIdentity.create({ data: { userId: signer.id, kind: 'SIGNER', organizationId, email: signer.email, linkedById: managerId } })).id;

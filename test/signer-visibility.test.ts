@@ -18,7 +18,7 @@ import { schema } from '../src/graphql/schema.ts';
 import { PERMISSION_KEYS } from '../src/modules/auth/permissions.ts';
 import { SIGNER_ENTRY_TYPES, SIGNER_VISIBLE_FIELDS } from '../src/modules/signing/signing.policy.ts';
 import { startTestApp, type TestApp } from './support/app.ts';
-import { addMember, exchangedTokenSession, signInAs } from './support/factories.ts';
+import { addMember, exchangedTokenSession, linkManagerIdentity, signInAs } from './support/factories.ts';
 
 /**
  * Walks every field a signer can reach, from each of a signer's entry points, as each kind of signer session, and
@@ -81,6 +81,7 @@ beforeAll(async () => {
   const documentsOnly = await db.organizationRole.create({ data: { organizationId, name: 'Documents only', permissions: ['documents'] } });
   const manager = await db.user.create({ data: { email: 'morgan@harbor.test', name: 'Morgan Sender', roles: ['MANAGER'] } });
   await addMember(db, { userId: manager.id, organizationId, roleId: everything.id });
+  await linkManagerIdentity(db, { userId: manager.id, organizationId });
   managerToken = (await signInAs(t.app.services, manager.id)).token;
 
   const document = await db.document.create({

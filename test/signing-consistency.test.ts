@@ -98,6 +98,58 @@ describe('manager-only signing operations without a manager identity', () => {
   });
 });
 
+const SENDER_TOKEN = 'mutation($id: ID!) { createSenderAuthenticationToken(packageId: $id) { value } }';
+const SIGNER_TOKEN = 'mutation($id: ID!, $signer: String!) { createSignerAuthenticationToken(packageId: $id, signerId: $signer) { value } }';
+
+/** Issues a sender or signer token over REST, answered as `outcome` reads a GraphQL answer. */
+async function issueOverRest(path: 'sender' | 'signer/singleUse', body: unknown, token: string | undefined): Promise<ReturnType<typeof outcome>> {
+  const response = await fetch(`${t.url}/api/cs-authenticationTokens/${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify(body),
+  });
+  const answer = (await response.json()) as { value?: string; error?: { code: string; reason?: string } };
+  return answer.error ? { status: response.status, code: answer.error.code, reason: answer.error.reason } : { status: response.status, code: 'OK', reason: undefined };
+}
+
+/** A sent package with one signer whose identity is linked (signerOnly), so that a signer token can be issued for it. */
+async function sentToLinkedSigner(title: string): Promise<string> {
+  const created = await t.graphql<{ createSigningPackage: { id: string } }, unknown>(
+    CREATE,
+    { i: { organizationId: orgId, title, documentIds: [documentId], signers: [{ name: 'Signer Only', email: 'signeronly@consistency.test' }] } },
+    { token: tokens.linked },
+  );
+  const id = created.body.data!.createSigningPackage.id;
+  expect(outcome(await t.graphql(SEND, { id }, { token: tokens.linked }))).toEqual(OK);
+  return id;
+}
+
+describe('issuing sender and signer authentication tokens without a manager identity', () => {
+  it.each(WITHOUT_IDENTITY)('as %s: GraphQL and REST → 403 NO_MANAGER_IDENTITY, no token stored', async (who) => {
+    const id = await sentToLinkedSigner(`Tokens refused for ${who}`);
+    const before = await t.db.prisma.authToken.count();
+    for (const packageId of [id, MISSING_PACKAGE]) {
+      expect(outcome(await t.graphql(SENDER_TOKEN, { id: packageId }, { token: tokens[who] }))).toEqual(NO_MANAGER_IDENTITY);
+      expect(outcome(await t.graphql(SIGNER_TOKEN, { id: packageId, signer: 'signeronly@consistency.test' }, { token: tokens[who] }))).toEqual(NO_MANAGER_IDENTITY);
+      expect(await issueOverRest('sender', { packageId }, tokens[who])).toEqual(NO_MANAGER_IDENTITY);
+      expect(await issueOverRest('signer/singleUse', { packageId, signerId: 'signeronly@consistency.test' }, tokens[who])).toEqual(NO_MANAGER_IDENTITY);
+    }
+    expect(await t.db.prisma.authToken.count()).toBe(before);
+  });
+
+  it.each(['linked', 'adminLinked'])('as %s (with an identity): both kinds are issued, over GraphQL and REST', async (who) => {
+    const id = await sentToLinkedSigner(`Tokens issued for ${who}`);
+    const before = await t.db.prisma.authToken.count();
+    expect(outcome(await t.graphql(SENDER_TOKEN, { id }, { token: tokens[who] }))).toEqual(OK);
+    expect(outcome(await t.graphql(SIGNER_TOKEN, { id, signer: 'signeronly@consistency.test' }, { token: tokens[who] }))).toEqual(OK);
+    expect(await issueOverRest('sender', { packageId: id }, tokens[who])).toEqual(OK);
+    expect(await issueOverRest('signer/singleUse', { packageId: id, signerId: 'signeronly@consistency.test' }, tokens[who])).toEqual(OK);
+    expect(await t.db.prisma.authToken.count()).toBe(before + 4);
+    // The identity opens the gate, nothing more: a missing package is still NOT_FOUND.
+    expect(outcome(await t.graphql(SENDER_TOKEN, { id: MISSING_PACKAGE }, { token: tokens[who] }))).toMatchObject({ code: 'NOT_FOUND' });
+  });
+});
+
 describe('with a manager (or admin) identity the same operations work', () => {
   it.each(['linked', 'adminLinked'])('as %s: create, list in the hub and the organization, send, void', async (who) => {
     const created = await t.graphql<{ createSigningPackage: { id: string; status: string } }, unknown>(CREATE, createInput(`Made by ${who}`), { token: tokens[who] });

@@ -8,7 +8,7 @@ import { recordActivity } from '../activity/activity.service.ts';
 import { OPEN_PACKAGE_STATUSES, openPackageWhere, packageSessionEnd } from '../auth/package-sessions.ts';
 import { startSession, type ClientInfo, type IssuedSession } from '../auth/sessions.service.ts';
 import { assertAccountSession, isLimitedSession, limitedSessionError, type Viewer } from '../auth/viewer.ts';
-import { managedPackagesWhere, readablePackagesWhere } from '../signing/signing.policy.ts';
+import { assertHasManagerIdentity, managedPackagesWhere, readablePackagesWhere } from '../signing/signing.policy.ts';
 
 /** The four signing authentication tokens and what each one is for. */
 export type AuthTokenKind = 'user' | 'sender' | 'signerMultiUse' | 'signerSingleUse';
@@ -120,6 +120,8 @@ export async function issueAuthToken(
   let signer: { id: string; userId: string } | null = null;
   let sentSignerId: string | null = null;
   if (kind !== 'user') {
+    // Issuing for a package is manager-only signing: without a manager identity, 403 before the package is looked at.
+    await assertHasManagerIdentity(services.db, viewer);
     const pkg = await managedLivePackage(services, viewer, requiredString(input.packageId, 'packageId'), kind === 'sender' ? LIVE_STATUSES.sender : LIVE_STATUSES.signer);
     packageId = pkg.id;
     organizationId = pkg.organizationId;
