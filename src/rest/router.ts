@@ -8,6 +8,7 @@ import { createErrorLog, type ErrorLog } from '../lib/error-log.ts';
 import { AppError } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { ClientInfo } from '../modules/auth/sessions.service.ts';
+import type { RouteDoc } from './openapi.ts';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -42,6 +43,8 @@ export interface RestRoute {
   handler: RestHandler;
   /** Match the path case-insensitively (the app sign-in API's documents spell its paths more than one way). */
   caseInsensitive?: boolean;
+  /** What the OpenAPI document says of a hand-written route (GraphQL-backed routes are described from their operation). */
+  doc?: RouteDoc;
 }
 
 interface CompiledRoute extends RestRoute {
