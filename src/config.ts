@@ -95,6 +95,7 @@ const environmentSchema = z.object({
   AUTH_TOKEN_TTL_SECONDS: integer(60, 86_400).default(1800),
   LIMITED_SESSION_MAX_SECONDS: integer(60, 86_400).default(4 * 3600),
   SIGNING_EXPIRY_SWEEP_SECONDS: integer(1, 86_400).default(60),
+  IDEMPOTENCY_KEY_TTL_SECONDS: integer(60, 7 * 86_400).default(86_400),
   SIGN_IN_FAILURES_PER_ACCOUNT: integer(1, 1000).default(5),
   SIGN_IN_FAILURES_PER_ADDRESS: integer(1, 10_000).default(30),
   SIGN_IN_FAILURE_WINDOW_SECONDS: integer(10, 86_400).default(900),
@@ -208,6 +209,10 @@ export interface Config {
   signing: {
     /** How often overdue signing packages have their expiry recorded (status, activity, live event). */
     expirySweepSeconds: number;
+  };
+  idempotency: {
+    /** How long an `Idempotency-Key` and the answer stored for it are kept; never replayed after that. */
+    keyTtlSeconds: number;
   };
   magicLinks: {
     /** Where a confirmed magic link sends the browser (PORTAL_HOME_URL, default `${PUBLIC_URL}/`). */
@@ -343,6 +348,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       connectionInitTimeoutMs: e.WS_CONNECTION_INIT_TIMEOUT_MS,
     },
     signing: { expirySweepSeconds: e.SIGNING_EXPIRY_SWEEP_SECONDS },
+    idempotency: { keyTtlSeconds: e.IDEMPOTENCY_KEY_TTL_SECONDS },
     magicLinks: {
       portalHomeUrl: e.PORTAL_HOME_URL ?? `${publicUrl}/`,
       ttlSeconds: e.MAGIC_LINK_TTL_SECONDS,
