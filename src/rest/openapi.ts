@@ -30,8 +30,11 @@ export interface RouteDoc {
   tag: string;
   summary: string;
   description?: string;
-  /** Security requirement names from the document's security schemes; `[]` for a public route. */
-  security: string[];
+  /**
+   * The ways to authenticate, any one of which will do: a scheme name, or several names that must all be sent
+   * together (`['partnerKey', 'partnerApiKey']`); `[]` as an entry makes credentials optional. `[]` for a public route.
+   */
+  security: Array<string | string[]>;
   parameters?: Array<{ name: string; in: 'query' | 'header' | 'path'; required?: boolean; description?: string; schema: JsonSchema }>;
   requestBody?: { contentType: string; schema: JsonSchema; example?: unknown };
   /** Status → what it answers. */
@@ -264,7 +267,7 @@ function describeRoute(route: RestRoute & { doc?: RouteDoc }): Record<string, un
     tags: [doc.tag],
     summary: doc.summary,
     ...(doc.description ? { description: doc.description } : {}),
-    security: doc.security.map((name) => ({ [name]: [] })),
+    security: doc.security.map((names) => Object.fromEntries((typeof names === 'string' ? [names] : names).map((name) => [name, []]))),
     parameters: [
       ...pathParameters.filter((name) => !doc.parameters?.some((p) => p.in === 'path' && p.name === name)).map((name) => ({ name, in: 'path', required: true, schema: { type: 'string' } })),
       ...(doc.parameters ?? []),
