@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { AppError } from '../lib/errors.ts';
+import { AppError, ERROR_CODES } from '../lib/errors.ts';
 import { httpExtension } from '../graphql/errors.ts';
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string | string[]> = {}): void {
@@ -12,6 +12,28 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   });
   res.end(payload);
 }
+
+/** What `sendError` writes, as a JSON Schema for the OpenAPI document of the endpoints that answer with it. */
+export const ERROR_ENVELOPE_SCHEMA: Record<string, unknown> = {
+  type: 'object',
+  description: 'The error envelope. `code` is stable; `reason` refines it; `field` names the input at fault; `retryAfter` (seconds) repeats `Retry-After`.',
+  properties: {
+    error: {
+      type: 'object',
+      properties: {
+        message: { type: 'string' },
+        code: { type: 'string', enum: Object.keys(ERROR_CODES) },
+        reason: { type: 'string' },
+        field: { type: 'string' },
+        retryAfter: { type: 'integer', minimum: 0 },
+      },
+      required: ['message', 'code'],
+      additionalProperties: false,
+    },
+  },
+  required: ['error'],
+  additionalProperties: false,
+};
 
 /** The JSON error envelope of every non-GraphQL endpoint: `{ error: { code, message, ... } }`. */
 export function sendError(res: ServerResponse, error: AppError): void {
