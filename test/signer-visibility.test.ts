@@ -39,6 +39,7 @@ type RootName = 'query' | 'mutation' | 'subscription';
 const ENTRIES: Array<{ operation: RootName; field: string; packageArg?: string }> = [
   { operation: 'query', field: 'signingPackage', packageArg: 'id' },
   { operation: 'query', field: 'signerQueue' },
+  { operation: 'query', field: 'signerQueueConnection' },
   { operation: 'query', field: 'me' },
   { operation: 'mutation', field: 'viewSigningPackage', packageArg: 'packageId' },
   { operation: 'subscription', field: 'signingPackageUpdated', packageArg: 'id' },
@@ -498,7 +499,7 @@ describe('those who read the records on their own see them whole through the sam
   const EMPTY_FOR_MEMBERS = new Set(['RcmEligibility.reason', 'SigningPackage.mySlot']);
   // Refused by the organization's own permissions, not by what signers see: settings, billing and people need
   // permissions that a sender session (limited to its package) and a platform admin do not hold.
-  const ORGANIZATION_PERMISSIONS = /\.(organization\.(settings|billing|locations|roles|members|invitations|apiRegistrations|userGroups)|signingPackages)$/;
+  const ORGANIZATION_PERMISSIONS = /\.(organization\.(settings|billing|locations|roles|members|membersConnection|invitations|invitationsConnection|apiRegistrations|userGroups)|signingPackages)$/;
 
   it.each([
     ['the lender’s manager', () => ({ token: managerToken, packageId: mainPackageId, limitedByOrganization: false })],

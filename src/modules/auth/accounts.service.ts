@@ -1,4 +1,5 @@
 import type { Prisma } from '../../generated/prisma/client.ts';
+import type { CreationOrder } from '../../graphql/connections.ts';
 import type { Services } from '../../graphql/context.ts';
 import { AppError } from '../../lib/errors.ts';
 import { checkPasswordPolicy, hashPassword, withPasswordWork, type PasswordWork } from '../../lib/password.ts';
@@ -271,14 +272,34 @@ export function getUserById<Q extends UserQuery>(services: Pick<Services, 'db'>,
 }
 
 /** The viewer's sessions that still work, newest first. */
-export function listActiveSessions<Q extends { include?: Prisma.LoginSessionInclude; select?: Prisma.LoginSessionSelect }>(
-  services: Pick<Services, 'db' | 'clock'>,
-  input: { viewer: Viewer; query?: Q },
-) {
-  assertAccountSession(input.viewer, "list the account's sessions");
+type SessionQuery = { include?: Prisma.LoginSessionInclude; select?: Prisma.LoginSessionSelect };
+
+/** The account's sessions that are still in use. Only a full session lists them. */
+function activeSessionsWhere(services: Pick<Services, 'clock'>, viewer: Viewer): Prisma.LoginSessionWhereInput {
+  assertAccountSession(viewer, "list the account's sessions");
+  return { userId: viewer.userId, revokedAt: null, expiresAt: { gt: services.clock.now() } };
+}
+
+export function listActiveSessions<Q extends SessionQuery>(services: Pick<Services, 'db' | 'clock'>, input: { viewer: Viewer; query?: Q }) {
   return services.db.loginSession.findMany({
     ...(input.query ?? {}),
-    where: { userId: input.viewer.userId, revokedAt: null, expiresAt: { gt: services.clock.now() } },
+    where: activeSessionsWhere(services, input.viewer),
     orderBy: { createdAt: 'desc' },
   });
+}
+
+/** A page of the account's active sessions, in creation order (the primary key; no index serves createdAt). */
+export function listActiveSessionsPage<Q extends SessionQuery & { take?: number; skip?: number; cursor?: Prisma.LoginSessionWhereUniqueInput }>(
+  services: Pick<Services, 'db' | 'clock'>,
+  input: { viewer: Viewer; order: CreationOrder; query: Q },
+) {
+  return services.db.loginSession.findMany({
+    ...input.query,
+    where: activeSessionsWhere(services, input.viewer),
+    orderBy: { id: input.order === 'OLDEST_FIRST' ? 'asc' : 'desc' },
+  });
+}
+
+export function countActiveSessions(services: Pick<Services, 'db' | 'clock'>, input: { viewer: Viewer }): Promise<number> {
+  return services.db.loginSession.count({ where: activeSessionsWhere(services, input.viewer) });
 }

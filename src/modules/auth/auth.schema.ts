@@ -1,12 +1,15 @@
 import { builder } from '../../graphql/builder.ts';
+import { CREATION_ORDER, PAGE_SIZES } from '../../graphql/connections.ts';
 import type { Context } from '../../graphql/context.ts';
 import { clearedSessionCookies, deviceCookie, sessionCookies } from '../../http/cookies.ts';
 import { AppError } from '../../lib/errors.ts';
 import { parseId } from '../../lib/ids.ts';
 import {
   changePassword,
+  countActiveSessions,
   getUserById,
   listActiveSessions,
+  listActiveSessionsPage,
   requestPasswordReset,
   resetPassword,
   revokeOwnSession,
@@ -26,6 +29,7 @@ export const PermissionKeyEnum = builder.enumType('PermissionKey', {
 const SessionKindEnum = builder.enumType('SessionKind', {
   values: ['PASSWORD', 'SSO', 'MAGIC_LINK', 'APP_SIGN_IN', 'USER_TOKEN', 'SENDER_TOKEN', 'SIGNER_TOKEN'] as const,
 });
+const SessionOrderEnum = builder.enumType('SessionOrder', { values: CREATION_ORDER });
 export const IdentityKindEnum = builder.enumType('IdentityKind', { values: ['ADMIN', 'MANAGER', 'SIGNER'] as const });
 
 /** The issued session, handed out once: the refresh token is never shown again. */
@@ -147,8 +151,21 @@ builder.queryFields((t) => ({
   mySessions: t.withAuth({ signedIn: true }).prismaField({
     type: ['LoginSession'],
     description: 'Your active sessions, newest first.',
+    deprecationReason: 'Use mySessionsConnection.',
     resolve: (query, _root, _args, context) => listActiveSessions(context.services, { viewer: context.viewer, query }),
   }),
+  mySessionsConnection: t.withAuth({ signedIn: true }).prismaConnection(
+    {
+      type: 'LoginSession',
+      cursor: 'id',
+      ...PAGE_SIZES,
+      description: 'Your active sessions, a page at a time.',
+      args: { orderBy: t.arg({ type: SessionOrderEnum, required: false, defaultValue: 'NEWEST_FIRST' }) },
+      totalCount: (_root, _args, context) => countActiveSessions(context.services, { viewer: context.viewer }),
+      resolve: (query, _root, args, context) => listActiveSessionsPage(context.services, { viewer: context.viewer, order: args.orderBy ?? 'NEWEST_FIRST', query }),
+    },
+    { name: 'SessionConnection' },
+  ),
 }));
 
 const SignUpInput = builder.inputType('SignUpInput', {

@@ -1,4 +1,5 @@
 import { builder } from '../../graphql/builder.ts';
+import { CREATION_ORDER, PAGE_SIZES } from '../../graphql/connections.ts';
 import { parseId } from '../../lib/ids.ts';
 import type { ActivityEvent } from '../../realtime/event-bus.ts';
 import { authorizedActivity } from '../../realtime/subscribe.ts';
@@ -24,6 +25,8 @@ const RcmIneligibilityEnum = builder.enumType('RcmIneligibility', {
     LOAN_NOT_BEHIND: { description: 'The attached loan is not BEHIND.' },
   },
 });
+
+const RcmCampaignOrderEnum = builder.enumType('RcmCampaignOrder', { values: CREATION_ORDER });
 
 const RcmEligibility = builder.objectRef<{ eligible: boolean; reason: 'NO_LOAN_ATTACHED' | 'LOAN_NOT_BEHIND' | null }>('RcmEligibility').implement({
   description: 'Whether "Start RCM campaign" is available, and why not.',
@@ -61,7 +64,19 @@ builder.prismaObject('Document', {
     organization: t.relation('organization'),
     location: t.relation('location', { nullable: true }),
     loan: t.relation('loan', { nullable: true }),
-    campaigns: t.relation('campaigns', { query: { orderBy: { createdAt: 'desc' } } }),
+    campaigns: t.relation('campaigns', { deprecationReason: 'Use campaignsConnection.', query: { orderBy: { createdAt: 'desc' } } }),
+    campaignsConnection: t.relatedConnection(
+      'campaigns',
+      {
+        cursor: 'id',
+        ...PAGE_SIZES,
+        totalCount: true,
+        description: 'RCM campaigns on this document, a page at a time.',
+        args: { orderBy: t.arg({ type: RcmCampaignOrderEnum, required: false, defaultValue: 'NEWEST_FIRST' }) },
+        query: (args) => ({ orderBy: { id: args.orderBy === 'OLDEST_FIRST' ? ('asc' as const) : ('desc' as const) } }),
+      },
+      { name: 'DocumentCampaignsConnection' },
+    ),
     rcmEligibility: t.field({
       type: RcmEligibility,
       select: { loan: { select: { status: true } } },
@@ -141,8 +156,7 @@ builder.queryFields((t) => ({
   documents: t.withAuth({ signedIn: true }).prismaConnection({
     type: 'Document',
     cursor: 'id',
-    defaultSize: 20,
-    maxSize: 100,
+    ...PAGE_SIZES,
     description: 'Chattel records you may read, newest first. An empty list means none are registered yet.',
     args: { filter: t.arg({ type: DocumentFilterInput, required: false }) },
     resolve: (query, _root, args, context) =>

@@ -1,4 +1,5 @@
 import { builder } from '../../graphql/builder.ts';
+import { CREATION_ORDER, PAGE_SIZES, type CreationOrder } from '../../graphql/connections.ts';
 import type { Context } from '../../graphql/context.ts';
 import { AppError } from '../../lib/errors.ts';
 import { PermissionKeyEnum } from '../auth/auth.schema.ts';
@@ -44,6 +45,12 @@ const OrganizationSettings = builder.objectRef<SettingsShape>('OrganizationSetti
   }),
 });
 
+const MemberOrderEnum = builder.enumType('MemberOrder', { values: CREATION_ORDER });
+const InvitationOrderEnum = builder.enumType('InvitationOrder', { values: CREATION_ORDER });
+const byCreation = (order: CreationOrder | null | undefined, fallback: CreationOrder) => ({ id: (order ?? fallback) === 'OLDEST_FIRST' ? ('asc' as const) : ('desc' as const) });
+/** Invitations that can still be accepted. */
+const openInvitations = (context: Context) => ({ status: 'PENDING' as const, expiresAt: { gt: context.services.clock.now() } });
+
 /** Members (and admins, who read everything) see an organization's locations and roles. */
 const memberOrAdmin = (organization: { id: string }) => ({ orgMember: organization.id, admin: true });
 const memberAdminOrAdmin = (organization: { id: string }) => ({ orgPermission: { organizationId: organization.id, permission: 'members' as const }, admin: true });
@@ -79,14 +86,42 @@ export const OrganizationRef = builder.prismaObject('Organization', {
     }),
     members: t.relation('memberships', {
       description: 'Everyone in the organization, oldest first. Needs the members permission.',
+      deprecationReason: 'Use membersConnection.',
       authScopes: memberAdminOrAdmin,
       query: { orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] },
     }),
+    membersConnection: t.relatedConnection(
+      'memberships',
+      {
+        cursor: 'id',
+        ...PAGE_SIZES,
+        totalCount: true,
+        description: 'Everyone in the organization, a page at a time. Needs the members permission.',
+        authScopes: memberAdminOrAdmin,
+        args: { orderBy: t.arg({ type: MemberOrderEnum, required: false, defaultValue: 'OLDEST_FIRST' }) },
+        query: (args) => ({ orderBy: byCreation(args.orderBy, 'OLDEST_FIRST') }),
+      },
+      { name: 'OrganizationMembersConnection' },
+    ),
     invitations: t.relation('invitations', {
       description: 'Invitations not yet accepted, revoked or expired, newest first. Needs the members permission.',
+      deprecationReason: 'Use invitationsConnection.',
       authScopes: memberAdminOrAdmin,
-      query: (_args, context) => ({ where: { status: 'PENDING', expiresAt: { gt: context.services.clock.now() } }, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }] }),
+      query: (_args, context) => ({ where: openInvitations(context), orderBy: [{ createdAt: 'desc' }, { id: 'desc' }] }),
     }),
+    invitationsConnection: t.relatedConnection(
+      'invitations',
+      {
+        cursor: 'id',
+        ...PAGE_SIZES,
+        totalCount: true,
+        description: 'Invitations not yet accepted, revoked or expired, a page at a time. Needs the members permission.',
+        authScopes: memberAdminOrAdmin,
+        args: { orderBy: t.arg({ type: InvitationOrderEnum, required: false, defaultValue: 'NEWEST_FIRST' }) },
+        query: (args, context) => ({ where: openInvitations(context), orderBy: byCreation(args.orderBy, 'NEWEST_FIRST') }),
+      },
+      { name: 'OrganizationInvitationsConnection' },
+    ),
   }),
 });
 

@@ -1,9 +1,17 @@
 import { builder } from '../../graphql/builder.ts';
+import { PAGE_SIZES } from '../../graphql/connections.ts';
 import { recordOutreachAttempt, startRcmCampaign, transitionRcmCampaign, type CampaignAction } from './rcm.service.ts';
 
 const CampaignStatusEnum = builder.enumType('CampaignStatus', { values: ['DRAFT', 'ACTIVE', 'PAUSED', 'COMPLETED', 'CANCELLED'] as const });
 const OutreachChannelEnum = builder.enumType('OutreachChannel', { values: ['EMAIL', 'SMS', 'LETTER', 'CALL'] as const });
 const OutreachStatusEnum = builder.enumType('OutreachStatus', { values: ['SCHEDULED', 'SENT', 'DELIVERED', 'FAILED', 'RESPONDED', 'NO_RESPONSE'] as const });
+
+const OutreachAttemptOrderEnum = builder.enumType('OutreachAttemptOrder', {
+  values: {
+    LATEST_FIRST: { description: 'Latest attempt first, by attemptedAt (served by the campaign and attemptedAt index).' },
+    EARLIEST_FIRST: { description: 'Earliest attempt first, by attemptedAt (served by the campaign and attemptedAt index).' },
+  },
+});
 
 builder.prismaObject('RcmCampaign', {
   description: 'Recovery and collections outreach on a document whose loan is BEHIND.',
@@ -21,7 +29,23 @@ builder.prismaObject('RcmCampaign', {
     document: t.relation('document'),
     loan: t.relation('loan', { nullable: true }),
     steps: t.relation('steps', { query: { orderBy: { position: 'asc' } } }),
-    attempts: t.relation('attempts', { query: { orderBy: { attemptedAt: 'desc' } } }),
+    attempts: t.relation('attempts', { deprecationReason: 'Use attemptsConnection.', query: { orderBy: { attemptedAt: 'desc' } } }),
+    attemptsConnection: t.relatedConnection(
+      'attempts',
+      {
+        cursor: 'id',
+        ...PAGE_SIZES,
+        totalCount: true,
+        description: 'The outreach log of this campaign, a page at a time.',
+        args: { orderBy: t.arg({ type: OutreachAttemptOrderEnum, required: false, defaultValue: 'LATEST_FIRST' }) },
+        query: (args) => {
+          const direction = args.orderBy === 'EARLIEST_FIRST' ? ('asc' as const) : ('desc' as const);
+          // The id breaks ties between attempts recorded at the same moment, so pages never overlap.
+          return { orderBy: [{ attemptedAt: direction }, { id: direction }] };
+        },
+      },
+      { name: 'RcmCampaignAttemptsConnection' },
+    ),
   }),
 });
 

@@ -1,20 +1,25 @@
 import { getRefFromModel } from '@pothos/plugin-prisma';
 import type { SigningPackage } from '../../generated/prisma/client.ts';
 import { builder } from '../../graphql/builder.ts';
+import { CREATION_ORDER, PAGE_SIZES } from '../../graphql/connections.ts';
 import { parseId } from '../../lib/ids.ts';
 import type { ActivityEvent } from '../../realtime/event-bus.ts';
 import { authorizedActivity } from '../../realtime/subscribe.ts';
 import { actingSlot, isViewerSlot, viewerSignerIdentities } from './signing.policy.ts';
 import {
   countAssignedPackages,
+  countSignerQueue,
+  countSigningHubPackages,
   createSigningPackage,
   declineSigningPackage,
   effectiveExpiredAt,
   effectiveStatus,
   getSigningPackageById,
   listSignerQueue,
+  listSignerQueuePage,
   listSigningDirectory,
   listSigningHubPackages,
+  listSigningHubPage,
   listSigningPackages,
   sendSigningPackage,
   signSigningPackage,
@@ -34,6 +39,9 @@ export const PackageStatusEnum = builder.enumType('PackageStatus', {
 export const SignerStatusEnum = builder.enumType('SignerStatus', {
   values: ['PENDING', 'VIEWED', 'SIGNED', 'DECLINED'] as const,
 });
+
+const SigningHubOrderEnum = builder.enumType('SigningHubOrder', { values: CREATION_ORDER });
+const SignerQueueOrderEnum = builder.enumType('SignerQueueOrder', { values: CREATION_ORDER });
 
 // The Document type belongs to the documents module; this is the same ref, looked up by model name.
 const DocumentRef = getRefFromModel('Document', builder);
@@ -159,6 +167,7 @@ builder.queryFields((t) => ({
   signingPackages: t.withAuth({ signedIn: true }).prismaConnection({
     type: 'SigningPackage',
     cursor: 'id',
+    ...PAGE_SIZES,
     description: "An organization's packages, newest first, for its managers with the signing permission (within their locations).",
     args: { organizationId: t.arg.id({ required: true }), status: t.arg({ type: PackageStatusEnum, required: false }) },
     resolve: (query, _root, args, context) =>
@@ -167,6 +176,7 @@ builder.queryFields((t) => ({
   signingDirectory: t.withAuth({ admin: true }).prismaConnection({
     type: 'SigningPackage',
     cursor: 'id',
+    ...PAGE_SIZES,
     description: 'The elevated signing directory: every organization’s packages, newest first. Admins only; read-only.',
     args: { status: t.arg({ type: PackageStatusEnum, required: false }) },
     resolve: (query, _root, args, context) => listSigningDirectory(context.services, { status: args.status, query }),
@@ -174,14 +184,44 @@ builder.queryFields((t) => ({
   signingHub: t.withAuth({ signedIn: true }).prismaField({
     type: ['SigningPackage'],
     description: 'The packages you manage. Needs a manager or admin signing identity linked to your account.',
+    deprecationReason: 'Use signingHubConnection.',
     args: { status: t.arg({ type: PackageStatusEnum, required: false }) },
     resolve: (query, _root, args, context) => listSigningHubPackages(context.services, { viewer: context.viewer, status: args.status, query }),
   }),
+  signingHubConnection: t.withAuth({ signedIn: true }).prismaConnection(
+    {
+      type: 'SigningPackage',
+      cursor: 'id',
+      ...PAGE_SIZES,
+      description: 'The packages you manage, a page at a time. Needs a manager or admin signing identity linked to your account.',
+      args: {
+        status: t.arg({ type: PackageStatusEnum, required: false }),
+        orderBy: t.arg({ type: SigningHubOrderEnum, required: false, defaultValue: 'NEWEST_FIRST' }),
+      },
+      totalCount: (_root, args, context) => countSigningHubPackages(context.services, { viewer: context.viewer, status: args.status }),
+      resolve: (query, _root, args, context) =>
+        listSigningHubPage(context.services, { viewer: context.viewer, status: args.status, order: args.orderBy ?? 'NEWEST_FIRST', query }),
+    },
+    { name: 'SigningHubConnection' },
+  ),
   signerQueue: t.withAuth(SIGNER_SESSIONS).prismaField({
     type: ['SigningPackage'],
     description: 'Sent packages assigned to your signer identities (a signer session: its own package). Empty when none is linked or nothing is assigned.',
+    deprecationReason: 'Use signerQueueConnection.',
     resolve: (query, _root, _args, context) => listSignerQueue(context.services, { viewer: context.viewer, query }),
   }),
+  signerQueueConnection: t.withAuth(SIGNER_SESSIONS).prismaConnection(
+    {
+      type: 'SigningPackage',
+      cursor: 'id',
+      ...PAGE_SIZES,
+      description: 'Sent packages assigned to your signer identities (a signer session: its own package), a page at a time. Empty when none is linked or nothing is assigned.',
+      args: { orderBy: t.arg({ type: SignerQueueOrderEnum, required: false, defaultValue: 'OLDEST_FIRST' }) },
+      totalCount: (_root, _args, context) => countSignerQueue(context.services, { viewer: context.viewer }),
+      resolve: (query, _root, args, context) => listSignerQueuePage(context.services, { viewer: context.viewer, order: args.orderBy ?? 'OLDEST_FIRST', query }),
+    },
+    { name: 'SignerQueueConnection' },
+  ),
 }));
 
 builder.mutationFields((t) => ({

@@ -1,6 +1,7 @@
 import type { Db } from '../../db/client.ts';
 import type { Prisma } from '../../generated/prisma/client.ts';
 import type { PackageStatus } from '../../generated/prisma/enums.ts';
+import type { CreationOrder } from '../../graphql/connections.ts';
 import type { Services } from '../../graphql/context.ts';
 import { AppError } from '../../lib/errors.ts';
 import { parseId } from '../../lib/ids.ts';
@@ -328,15 +329,37 @@ export async function listSigningDirectory<Q extends ConnectionQuery>(services: 
   });
 }
 
-/** The signing hub: the packages the caller manages. Needs an active MANAGER or ADMIN signing identity. */
-export async function listSigningHubPackages<Q extends PackageQuery>(services: Services, options: { viewer: Viewer; status?: PackageStatus | null; query?: Q }) {
+/** The signing hub's packages: the ones the caller manages. Needs an active MANAGER or ADMIN signing identity. */
+async function signingHubWhere(services: Services, options: { viewer: Viewer; status?: PackageStatus | null }): Promise<Prisma.SigningPackageWhereInput> {
   await assertHasManagerIdentity(services.db, options.viewer);
+  return { AND: [statusFilter(options.status, services.clock.now()), await managedPackagesWhere(options.viewer)] };
+}
+
+/** The signing hub as one list: the newest 200 packages the caller manages. */
+export async function listSigningHubPackages<Q extends PackageQuery>(services: Services, options: { viewer: Viewer; status?: PackageStatus | null; query?: Q }) {
   return services.db.signingPackage.findMany({
     ...(options.query ?? {}),
-    where: { AND: [statusFilter(options.status, services.clock.now()), await managedPackagesWhere(options.viewer)] },
+    where: await signingHubWhere(services, options),
     orderBy: { id: 'desc' },
     take: 200,
   });
+}
+
+/** A page of the signing hub, in creation order (the primary key). */
+export async function listSigningHubPage<Q extends ConnectionQuery>(
+  services: Services,
+  options: { viewer: Viewer; status?: PackageStatus | null; order: CreationOrder; query: Q },
+) {
+  return services.db.signingPackage.findMany({
+    ...options.query,
+    where: await signingHubWhere(services, options),
+    orderBy: { id: options.order === 'OLDEST_FIRST' ? 'asc' : 'desc' },
+  });
+}
+
+/** How many packages the signing hub holds; refused exactly as the hub is. */
+export async function countSigningHubPackages(services: Services, options: { viewer: Viewer; status?: PackageStatus | null }): Promise<number> {
+  return services.db.signingPackage.count({ where: await signingHubWhere(services, options) });
 }
 
 /** Whether a package is assigned to the viewer as a signer (any status); read fresh for each live event. */
@@ -344,13 +367,35 @@ export async function countAssignedPackages(services: Pick<Services, 'db'>, opti
   return services.db.signingPackage.count({ where: { AND: [{ id: options.packageId }, await assignedPackagesWhere(services.db, options.viewer)] } });
 }
 
-/** Sent packages waiting on the caller as a signer. No signer identity or nothing assigned: an empty list. */
+/** Sent packages waiting on the caller as a signer. No signer identity or nothing assigned: none. */
+async function signerQueueWhere(services: Services, viewer: Viewer): Promise<Prisma.SigningPackageWhereInput> {
+  return { AND: [effectiveStatusWhere('SENT', services.clock.now()), await assignedPackagesWhere(services.db, viewer)] };
+}
+
+/** The signer queue as one list, first sent first. */
 export async function listSignerQueue<Q extends PackageQuery>(services: Services, options: { viewer: Viewer; query?: Q }) {
   return services.db.signingPackage.findMany({
     ...(options.query ?? {}),
-    where: { AND: [effectiveStatusWhere('SENT', services.clock.now()), await assignedPackagesWhere(services.db, options.viewer)] },
+    where: await signerQueueWhere(services, options.viewer),
     orderBy: [{ sentAt: 'asc' }, { id: 'asc' }],
   });
+}
+
+/**
+ * A page of the signer queue, in creation order: the primary key serves it, while no index serves the one list's
+ * order by sentAt.
+ */
+export async function listSignerQueuePage<Q extends ConnectionQuery>(services: Services, options: { viewer: Viewer; order: CreationOrder; query: Q }) {
+  return services.db.signingPackage.findMany({
+    ...options.query,
+    where: await signerQueueWhere(services, options.viewer),
+    orderBy: { id: options.order === 'OLDEST_FIRST' ? 'asc' : 'desc' },
+  });
+}
+
+/** How many packages wait on the caller as a signer. */
+export async function countSignerQueue(services: Services, options: { viewer: Viewer }): Promise<number> {
+  return services.db.signingPackage.count({ where: await signerQueueWhere(services, options.viewer) });
 }
 
 interface SignerActionInput<Q> extends Actor {
