@@ -2,9 +2,10 @@ import { createHash } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import type { Config } from '../../config.ts';
 import { parseCookies, serialise, sessionCookies } from '../../http/cookies.ts';
-import { sendJson } from '../../http/respond.ts';
+import { ERROR_ENVELOPE_SCHEMA, sendJson } from '../../http/respond.ts';
 import { AppError } from '../../lib/errors.ts';
 import { generateSecret, safeEqual } from '../../lib/tokens.ts';
+import type { JsonSchema, RouteDoc } from '../../rest/openapi.ts';
 import type { RestContext, RestRoute } from '../../rest/router.ts';
 import { authenticatePartner, consumeMagicLink, isMagicLinkUsable, issueMagicLink, MagicLinkError, MagicLinkRateLimited, type MagicLinkFailure } from './partners.service.ts';
 
@@ -171,8 +172,99 @@ async function confirmRoute(ctx: RestContext): Promise<void> {
   }
 }
 
+/** The partner API's failure envelope, with the messages a status can carry. */
+const partnerFailure = (description: string, error: JsonSchema, headers?: Record<string, string>) => ({
+  description,
+  schema: { type: 'object', properties: { success: { const: false }, error: { type: 'string', ...error } }, required: ['success', 'error'], additionalProperties: false },
+  ...(headers ? { headers } : {}),
+});
+const failureMessage = (failure: MagicLinkFailure): JsonSchema => ({ const: FAILURES[failure].error });
+
+const issueMagicLinkDoc: RouteDoc = {
+  operationId: 'createCustomerMagicLink',
+  tag: 'Partner integrations',
+  summary: "Issue a magic link that signs a partner's customer in",
+  description:
+    "Generates a one-time sign-in URL for a customer of your partner organization, to deep-link them into the portal without enterprise SAML. The link expires one hour after it is created and works for one sign-in; treat it like a password and never log it. Call it server to server when the customer is ready to sign in; the customer must be onboarded and have a platform user.",
+  security: [['partnerKey', 'partnerApiKey']],
+  parameters: [{ name: 'customerId', in: 'path', required: true, description: 'Customer UUID.', schema: { type: 'string', format: 'uuid' } }],
+  responses: {
+    200: {
+      description: 'The sign-in URL.',
+      schema: {
+        type: 'object',
+        properties: { success: { const: true }, url: { type: 'string', format: 'uri', description: '`/auth/confirm?token_hash=...&type=magiclink` on the public URL.' } },
+        required: ['success', 'url'],
+        additionalProperties: false,
+      },
+    },
+    400: partnerFailure('The customer has no linked platform user: complete onboarding first.', failureMessage('NO_LINKED_USER')),
+    401: partnerFailure('The SW-PARTNER-ID or SW-API-KEY header is missing, or they do not verify.', {
+      examples: ['Partner ID and API key are required in headers', 'Failed to verify org API key'],
+    }),
+    404: partnerFailure('No such customer of this partner.', failureMessage('CUSTOMER_NOT_FOUND')),
+    422: partnerFailure('customerId is not a UUID.', failureMessage('INVALID_CUSTOMER_ID')),
+    429: partnerFailure(
+      'Too many magic links for this partner or customer, or too many failed key checks.',
+      { examples: ['Too many magic link requests. Try again later.'] },
+      { 'Retry-After': 'Seconds until a retry may succeed.' },
+    ),
+    500: partnerFailure('Any other failure, an outage included.', { examples: ['Failed to generate magic link'] }, {
+      'Retry-After': 'When the failure is an outage: seconds until a retry may succeed.',
+    }),
+  },
+};
+
+const PAGE = { contentType: 'text/html', schema: { type: 'string' } };
+const LINK_PARAMETERS = {
+  token_hash: { type: 'string', minLength: 1, description: 'The token of the magic link.' },
+  type: { type: 'string', const: 'magiclink' },
+};
+
+const confirmPageDoc: RouteDoc = {
+  operationId: 'showMagicLinkConfirmation',
+  tag: 'Partner integrations',
+  summary: 'The page a magic link opens',
+  description:
+    "Where the customer's magic link leads: a page with one button that posts to `POST /auth/confirm`. Opening it uses nothing up, so mail scanners and link previews leave the link intact. Sets an HttpOnly, SameSite=Strict cookie (`sc_confirm`) whose nonce the page's form carries, binding the form to this browser.",
+  security: [],
+  parameters: Object.entries(LINK_PARAMETERS).map(([name, schema]) => ({ name, in: 'query' as const, required: true, schema })),
+  responses: {
+    200: { description: 'The confirmation page.', ...PAGE, headers: { 'Set-Cookie': 'The `sc_confirm` nonce cookie (path `/auth/confirm`, 15 minutes).' } },
+    400: { description: 'The link is incomplete, expired or already used: a page that says so.', ...PAGE },
+    500: { description: 'Unexpected error (`INTERNAL`).', schema: ERROR_ENVELOPE_SCHEMA },
+    503: { description: 'The database is unavailable (`DATABASE_UNAVAILABLE`).', schema: ERROR_ENVELOPE_SCHEMA, headers: { 'Retry-After': 'Seconds until a retry may succeed.' } },
+  },
+};
+
+const confirmDoc: RouteDoc = {
+  operationId: 'confirmMagicLink',
+  tag: 'Partner integrations',
+  summary: 'Sign in with a magic link',
+  description:
+    "The confirmation page's form: uses the link up, starts the customer's session, sets its cookies and redirects to the portal home. The form must come from the page this browser opened: its `nonce` must match the `sc_confirm` cookie, and a cross-site `Sec-Fetch-Site` is refused; such a refusal leaves the link usable.",
+  security: [],
+  parameters: [{ name: 'Sec-Fetch-Site', in: 'header', required: false, description: 'Set by browsers: only `same-origin` or `none` is accepted.', schema: { type: 'string' } }],
+  requestBody: {
+    contentType: 'application/x-www-form-urlencoded',
+    schema: {
+      type: 'object',
+      properties: { ...LINK_PARAMETERS, nonce: { type: 'string', pattern: '^[A-Za-z0-9_-]{43}$', description: 'The nonce of the `sc_confirm` cookie, as the page wrote it.' } },
+      required: ['token_hash', 'type', 'nonce'],
+    },
+    example: { token_hash: 'example', type: 'magiclink', nonce: 'q3Zb7yV0m1XkPp9aR2sT4uW6xY8zA0bC1dE3fG5hI7j' },
+  },
+  responses: {
+    303: { description: 'Signed in: to the portal home.', headers: { Location: 'The portal home.', 'Set-Cookie': 'The session cookies.' } },
+    400: { description: 'The link is incomplete, expired or already used: a page that says so.', ...PAGE },
+    403: { description: 'The form was not posted from the page this browser opened: a page that says to open the link again.', ...PAGE },
+    413: { description: 'The body is larger than the limit (`PAYLOAD_TOO_LARGE`).', schema: ERROR_ENVELOPE_SCHEMA },
+    500: { description: 'Signing in failed: a page that says to try again.', ...PAGE },
+  },
+};
+
 export const partnerRoutes: RestRoute[] = [
-  { method: 'POST', path: '/api/v1/integrations/customer/:customerId/magic-link', handler: issueMagicLinkRoute },
-  { method: 'GET', path: '/auth/confirm', handler: confirmPageRoute },
-  { method: 'POST', path: '/auth/confirm', handler: confirmRoute },
+  { method: 'POST', path: '/api/v1/integrations/customer/:customerId/magic-link', handler: issueMagicLinkRoute, doc: issueMagicLinkDoc },
+  { method: 'GET', path: '/auth/confirm', handler: confirmPageRoute, doc: confirmPageDoc },
+  { method: 'POST', path: '/auth/confirm', handler: confirmRoute, doc: confirmDoc },
 ];
