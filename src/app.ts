@@ -22,6 +22,7 @@ import { tokenRoutes } from './modules/tokens/tokens.rest.ts';
 import { createEventBus } from './realtime/event-bus.ts';
 import { withActivityPublishing } from './realtime/publish.ts';
 import { SessionGuard } from './realtime/session-guard.ts';
+import { createIdempotencyStore } from './rest/idempotency.ts';
 import { createRestRouter } from './rest/router.ts';
 import { createGraphQLHttp, type GraphQLServer } from './transports/graphql-http.ts';
 import { createHttpServer, exactPath } from './transports/http-server.ts';
@@ -83,6 +84,8 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   const publishing = { db: database.prisma, bus: events, logger };
   // Overdue signing packages read as expired at once; this records their expiry (status, activity, live event).
   const packageExpiry = schedulePackageExpiry(services, config.signing.expirySweepSeconds * 1000);
+  // Idempotency keys are kept for IDEMPOTENCY_KEY_TTL_SECONDS; expired ones are swept now and then.
+  const idempotencyPurge = createIdempotencyStore(services).schedulePurge();
   const outage = new DatabaseOutageMonitor({ ping: () => database.ping(), logger });
   const errorLog = createErrorLog({ logger, onDatabaseUnavailable: () => outage.unavailable() });
   // Requests, REST handlers and GraphQL operations still running, which shutdown waits for.
@@ -170,6 +173,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
         outage.stop();
         clearInterval(purge);
         await packageExpiry.stop();
+        await idempotencyPurge.stop();
         if (!options.keys) keys.close();
         sessionGuard.stop();
         await events.close();

@@ -4,6 +4,7 @@ import { getOperationAST, type DocumentNode, type GraphQLError, type ValidationC
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Context, Services } from '../graphql/context.ts';
 import { createErrorMasker } from '../graphql/errors.ts';
+import { useIdempotency } from '../graphql/idempotency.ts';
 import { useNoIntrospection } from '../graphql/introspection.ts';
 import { useInputLengthLimit } from '../graphql/input-limits.ts';
 import { schema } from '../graphql/schema.ts';
@@ -19,6 +20,7 @@ import type { ErrorLog } from '../lib/error-log.ts';
 import { AppError } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import { currentRequestScope } from '../lib/request-scope.ts';
+import { createIdempotencyStore, IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_REPLAYED_HEADER } from '../rest/idempotency.ts';
 import { authenticate, bearerToken } from '../modules/auth/viewer.ts';
 import { withActivityPublishing } from '../realtime/publish.ts';
 import { useSessionGuard, type SessionGuard } from '../realtime/session-guard.ts';
@@ -162,6 +164,7 @@ export function createGraphQLHttp({ services, errorLog, sessionGuard, securityHe
         for (const cookie of pendingCookies.get(request) ?? []) response.headers.append('Set-Cookie', cookie);
       },
     },
+    useIdempotency(createIdempotencyStore(services)),
   ];
   if (production) plugins.push(useNoIntrospection(), useNoSuggestions());
   plugins.push(useOperationScope());
@@ -180,7 +183,8 @@ export function createGraphQLHttp({ services, errorLog, sessionGuard, securityHe
       return {
         origin: origin && config.corsOrigins.includes(origin) ? origin : config.corsOrigins[0],
         credentials: true,
-        allowedHeaders: ['authorization', 'content-type', CSRF_HEADER, 'x-request-id'],
+        allowedHeaders: ['authorization', 'content-type', CSRF_HEADER, 'x-request-id', IDEMPOTENCY_KEY_HEADER.toLowerCase()],
+        exposedHeaders: [IDEMPOTENT_REPLAYED_HEADER],
         methods: ['GET', 'POST'],
       };
     },
