@@ -44,6 +44,7 @@ const SIGNER_SESSION_FIELDS = new Set([
   'Query.me',
   'Query.signingPackage',
   'Query.signerQueue',
+  'Query.signerQueueConnection',
   'Mutation.signOut',
   'Mutation.viewSigningPackage',
   'Mutation.signSigningPackage',
