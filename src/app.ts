@@ -13,19 +13,16 @@ import { InFlightWork } from './lib/in-flight.ts';
 import { createLogger, type Logger } from './lib/logger.ts';
 import { configurePasswordHashing, verifyDummyPassword } from './lib/password.ts';
 import { createRateLimiter, DatabaseRateLimiter } from './lib/rate-limit.ts';
-import { appRoutes } from './modules/apps/apps.rest.ts';
 import { loadKeyStore, type KeyStore } from './modules/auth/keys.ts';
 import { createMailer, type Mailer } from './modules/mail/mailer.ts';
-import { partnerRoutes } from './modules/partners/partners.rest.ts';
 import { schedulePackageExpiry } from './modules/signing/signing.service.ts';
-import { tokenRoutes } from './modules/tokens/tokens.rest.ts';
 import { createEventBus } from './realtime/event-bus.ts';
 import { withActivityPublishing } from './realtime/publish.ts';
 import { SessionGuard } from './realtime/session-guard.ts';
 import { createIdempotencyStore } from './rest/idempotency.ts';
-import { createRestRouter } from './rest/router.ts';
 import { createGraphQLHttp, type GraphQLServer } from './transports/graphql-http.ts';
 import { createHttpServer, exactPath } from './transports/http-server.ts';
+import { createRestTransport } from './transports/rest.ts';
 import { attachWebSocketTransport } from './transports/websocket.ts';
 
 export interface AppOptions {
@@ -85,12 +82,12 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   // Overdue signing packages read as expired at once; this records their expiry (status, activity, live event).
   const packageExpiry = schedulePackageExpiry(services, config.signing.expirySweepSeconds * 1000);
   // Idempotency keys are kept for IDEMPOTENCY_KEY_TTL_SECONDS; expired ones are swept now and then.
-  const idempotencyPurge = createIdempotencyStore(services).schedulePurge();
+  const idempotency = createIdempotencyStore(services);
+  const idempotencyPurge = idempotency.schedulePurge();
   const outage = new DatabaseOutageMonitor({ ping: () => database.ping(), logger });
   const errorLog = createErrorLog({ logger, onDatabaseUnavailable: () => outage.unavailable() });
   // Requests, REST handlers and GraphQL operations still running, which shutdown waits for.
   const inFlight = new InFlightWork();
-  const rest = createRestRouter(services, [...appRoutes, ...partnerRoutes, ...tokenRoutes], { errorLog });
   configurePasswordHashing(config.auth.passwordHashing);
   // Builds the dummy hash now, so even the first sign-in for an unknown email costs what a wrong password costs.
   await verifyDummyPassword('warm-up');
@@ -105,6 +102,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
 
   const graphql = createGraphQLHttp({ services, errorLog, sessionGuard, securityHeaders });
   const { yoga } = graphql;
+  const rest = createRestTransport({ services, yoga, errorLog, idempotency });
   const server = createHttpServer({
     logger,
     errorLog,

@@ -16,8 +16,10 @@ import {
   type GraphQLSchema,
   type OperationDefinitionNode,
 } from 'graphql';
-import { AppError } from '../lib/errors.ts';
-import { sendProblem, statusOf, type Problem } from './problem.ts';
+import { AppError, type ErrorCode } from '../lib/errors.ts';
+import type { Viewer } from '../modules/auth/viewer.ts';
+import { IDEMPOTENT_REPLAYED_HEADER, idempotencyScope, readIdempotencyKey, requestFingerprint, type IdempotencyStore, type StoredResponse } from './idempotency.ts';
+import { PROBLEM_CONTENT_TYPE, problemBody, problemHeaders, statusOf, type Problem } from './problem.ts';
 import type { HttpMethod, RestContext, RestRoute } from './router.ts';
 
 /**
@@ -71,8 +73,14 @@ export interface CompiledGraphqlRoute extends RestRoute {
   inputs: Map<string, GraphQLInputType>;
 }
 
-/** Runs a parsed, validated operation for a REST request through the GraphQL pipeline. */
-export type OperationRunner = (ctx: RestContext, run: { document: DocumentNode; operationName: string; variables: Record<string, unknown> }) => Promise<ExecutionResult>;
+/**
+ * Opens a REST request's GraphQL context (the viewer from its Bearer token) and runs a parsed, validated operation
+ * in it through the GraphQL pipeline.
+ */
+export type OperationRunner = (ctx: RestContext) => Promise<{
+  viewer: Viewer | null;
+  execute(run: { document: DocumentNode; operationName: string; variables: Record<string, unknown> }): Promise<ExecutionResult>;
+}>;
 
 const VERSION_TAG = /^"(\d{1,9})"$/;
 
@@ -118,7 +126,12 @@ function fromText(type: GraphQLInputType, value: string, name: string): unknown 
 }
 
 /** Parses the route's operation once, at start-up, and checks that every mapping names a variable of its type. */
-export function compileGraphqlRoute(schema: GraphQLSchema, spec: GraphqlRouteSpec, run: OperationRunner, validate: (document: DocumentNode) => readonly GraphQLError[]): CompiledGraphqlRoute {
+export function compileGraphqlRoute(
+  schema: GraphQLSchema,
+  spec: GraphqlRouteSpec,
+  deps: { run: OperationRunner; validate: (document: DocumentNode) => readonly GraphQLError[]; idempotency?: IdempotencyStore },
+): CompiledGraphqlRoute {
+  const { run, validate } = deps;
   const document = parse(spec.operation, { noLocation: true });
   const operation = getOperationAST(document);
   if (!operation?.name) throw new Error(`${spec.method} ${spec.path}: the operation must be one named operation.`);
@@ -142,7 +155,8 @@ export function compileGraphqlRoute(schema: GraphQLSchema, spec: GraphqlRouteSpe
     operation,
     rootField: root.alias?.value ?? root.name.value,
     inputs,
-    handler: (ctx) => handleGraphqlRoute(ctx, compiled, run),
+    handler: (ctx) => handleGraphqlRoute(ctx, compiled, run, deps.idempotency),
+    problemDetails: true,
   };
   return compiled;
 }
@@ -192,11 +206,12 @@ function appProblem(error: AppError): Problem {
 }
 
 /** The variables of one request, from its path, query string, body and If-Match; BAD_USER_INPUT when they cannot be. */
-async function variablesOf(ctx: RestContext, route: CompiledGraphqlRoute): Promise<Record<string, unknown>> {
+async function variablesOf(ctx: RestContext, route: CompiledGraphqlRoute): Promise<{ variables: Record<string, unknown>; body: unknown }> {
   const { spec, inputs } = route;
   const variables: Record<string, unknown> = {};
+  let body: unknown;
   if (spec.body) {
-    const body = await ctx.readJson();
+    body = await ctx.readJson();
     if (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body)) {
       throw new AppError('BAD_USER_INPUT', 'The request body must be a JSON object.', { reason: 'INVALID_BODY' });
     }
@@ -232,7 +247,7 @@ async function variablesOf(ctx: RestContext, route: CompiledGraphqlRoute): Promi
     if (!version) throw new AppError('BAD_USER_INPUT', 'If-Match must be one ETag from this API, such as "3".', { field: 'If-Match', reason: 'INVALID_PRECONDITION' });
     setAt(variables, spec.ifMatch, Number(version));
   }
-  return variables;
+  return { variables, body };
 }
 
 /** The URL of the next page: this request's own, with `after` moved on. */
@@ -242,54 +257,81 @@ function nextPageUrl(ctx: RestContext, cursor: string): string {
   return `${ctx.services.config.publicUrl.replace(/\/$/, '')}${url.pathname}?${url.searchParams.toString()}`;
 }
 
-/** A versioned record read with GET may be kept by the client and revalidated with If-None-Match; nothing else. */
-function sendBody(ctx: RestContext, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const payload = JSON.stringify(body);
-  const caching = ctx.req.method === 'GET' && headers.ETag ? 'private, no-cache' : 'no-store';
-  ctx.res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(payload), 'Cache-Control': caching, ...headers });
-  ctx.res.end(payload);
+/** A REST answer before it is written: what an idempotent request stores and replays. */
+type Answer = StoredResponse;
+
+function problemAnswer(problem: Problem, requestId: string): Answer {
+  return { status: problem.status, headers: { 'content-type': PROBLEM_CONTENT_TYPE, ...problemHeaders(problem) }, body: problemBody(problem, requestId) };
 }
 
-async function handleGraphqlRoute(ctx: RestContext, route: CompiledGraphqlRoute, run: OperationRunner): Promise<void> {
-  const { spec } = route;
-  let result: ExecutionResult;
-  let variables: Record<string, unknown>;
-  try {
-    variables = await variablesOf(ctx, route);
-    result = await run(ctx, { document: route.document, operationName: route.operation.name!.value, variables });
-  } catch (error) {
-    return sendProblem(ctx.res, appProblem(ctx.reportError(error)), ctx.requestId);
+/** A versioned record read with GET may be kept by the client and revalidated with If-None-Match; nothing else. */
+function jsonAnswer(ctx: RestContext, status: number, body: unknown, headers: Record<string, string> = {}): Answer {
+  const caching = ctx.req.method === 'GET' && headers.etag ? 'private, no-cache' : 'no-store';
+  return { status, headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': caching, ...headers }, body: JSON.stringify(body) };
+}
+
+function write(ctx: RestContext, answer: Answer, extra: Record<string, string> = {}): void {
+  const headers: Record<string, string | number> = { 'cache-control': 'no-store', ...answer.headers, ...extra };
+  if (answer.status !== 204 && answer.status !== 304) headers['content-length'] = Buffer.byteLength(answer.body);
+  ctx.res.writeHead(answer.status, headers);
+  ctx.res.end(answer.status === 204 || answer.status === 304 ? undefined : answer.body);
+}
+
+/** A failure before or outside execution as the route answers it. */
+function failureAnswer(ctx: RestContext, spec: GraphqlRouteSpec, error: unknown): Answer {
+  // yoga turns what the context factory throws (an invalid token's UNAUTHENTICATED) into a coded GraphQLError.
+  if (error instanceof GraphQLError && !error.originalError && typeof error.extensions.code === 'string') {
+    const reason = typeof error.extensions.reason === 'string' ? error.extensions.reason : undefined;
+    ctx.reportError(new AppError(error.extensions.code as ErrorCode, error.message, { reason }));
+    return problemAnswer(problemOf(spec, error), ctx.requestId);
   }
+  const original = error instanceof GraphQLError && error.originalError ? error.originalError : error;
+  return problemAnswer(appProblem(ctx.reportError(original)), ctx.requestId);
+}
+
+/** The answer to an executed operation: its root field's value as the resource, or its first error as a problem. */
+function resultAnswer(ctx: RestContext, route: CompiledGraphqlRoute, result: ExecutionResult, variables: Record<string, unknown>): Answer {
+  const { spec } = route;
   const root = result.data?.[route.rootField] as unknown;
   const value = spec.unwrap && root ? (root as Record<string, unknown>)[spec.unwrap.field] : root;
   if (spec.unwrap && root && (value === null || value === undefined)) {
-    return sendProblem(ctx.res, { status: 404, code: 'NOT_FOUND', ...spec.unwrap.missing }, ctx.requestId);
+    return problemAnswer({ status: 404, code: 'NOT_FOUND', ...spec.unwrap.missing }, ctx.requestId);
   }
   const failure = result.errors?.find((e) => e.extensions?.code === 'INTERNAL') ?? (value === null || value === undefined ? result.errors?.[0] : undefined);
-  if (failure) return sendProblem(ctx.res, problemOf(spec, failure), ctx.requestId);
-  if (value === null || value === undefined) return sendProblem(ctx.res, { status: 404, code: 'NOT_FOUND', message: 'Not found.' }, ctx.requestId);
-  if (spec.noContent) {
-    ctx.res.writeHead(204, { 'Cache-Control': 'no-store' });
-    ctx.res.end();
-    return;
-  }
+  if (failure) return problemAnswer(problemOf(spec, failure), ctx.requestId);
+  if (value === null || value === undefined) return problemAnswer({ status: 404, code: 'NOT_FOUND', message: 'Not found.' }, ctx.requestId);
+  if (spec.noContent) return { status: 204, headers: {}, body: '' };
   if (spec.list) {
     const connection = value as { edges: Array<{ node: unknown }>; pageInfo: { hasNextPage: boolean; endCursor: string | null }; totalCount?: number };
     const next = connection.pageInfo.hasNextPage ? connection.pageInfo.endCursor : null;
-    const headers: Record<string, string> = next ? { Link: `<${nextPageUrl(ctx, next)}>; rel="next"` } : {};
-    return sendBody(ctx, 200, { items: connection.edges.map((e) => e.node), next, ...(connection.totalCount !== undefined ? { totalCount: connection.totalCount } : {}) }, headers);
+    const headers: Record<string, string> = next ? { link: `<${nextPageUrl(ctx, next)}>; rel="next"` } : {};
+    return jsonAnswer(ctx, 200, { items: connection.edges.map((e) => e.node), next, ...(connection.totalCount !== undefined ? { totalCount: connection.totalCount } : {}) }, headers);
   }
   const record = value as Record<string, unknown>;
   const headers: Record<string, string> = {};
-  if (typeof record.version === 'number') headers.ETag = `"${record.version}"`;
+  if (typeof record.version === 'number') headers.etag = `"${record.version}"`;
   if (spec.created) {
-    headers.Location = `${ctx.services.config.publicUrl.replace(/\/$/, '')}${spec.created(record, variables)}`;
-    return sendBody(ctx, 201, record, headers);
+    headers.location = `${ctx.services.config.publicUrl.replace(/\/$/, '')}${spec.created(record, variables)}`;
+    return jsonAnswer(ctx, 201, record, headers);
   }
-  if (spec.method === 'GET' && headers.ETag && ctx.req.headers['if-none-match']?.split(',').some((tag) => tag.trim().replace(/^W\//, '') === headers.ETag)) {
-    ctx.res.writeHead(304, { ETag: headers.ETag, 'Cache-Control': 'private, no-cache' });
-    ctx.res.end();
-    return;
+  if (spec.method === 'GET' && headers.etag && ctx.req.headers['if-none-match']?.split(',').some((tag) => tag.trim().replace(/^W\//, '') === headers.etag)) {
+    return { status: 304, headers: { etag: headers.etag, 'cache-control': 'private, no-cache' }, body: '' };
   }
-  return sendBody(ctx, 200, record, headers);
+  return jsonAnswer(ctx, 200, record, headers);
+}
+
+async function handleGraphqlRoute(ctx: RestContext, route: CompiledGraphqlRoute, open: OperationRunner, idempotency: IdempotencyStore | undefined): Promise<void> {
+  const { spec } = route;
+  try {
+    const { variables, body } = await variablesOf(ctx, route);
+    const key = spec.method === 'GET' ? undefined : readIdempotencyKey(ctx.req.headers['idempotency-key'] as string | undefined);
+    const operation = await open(ctx);
+    const execute = async () => resultAnswer(ctx, route, await operation.execute({ document: route.document, operationName: route.operation.name!.value, variables }), variables);
+    if (!key || !idempotency) return write(ctx, await execute());
+    const input = { scope: idempotencyScope(operation.viewer), key, fingerprint: requestFingerprint({ method: spec.method, path: ctx.req.url ?? spec.path, body }) };
+    const { replayed, response } = await idempotency.run(input, execute);
+    return write(ctx, response, replayed ? { [IDEMPOTENT_REPLAYED_HEADER.toLowerCase()]: 'true' } : {});
+  } catch (error) {
+    return write(ctx, failureAnswer(ctx, spec, error));
+  }
 }

@@ -25,7 +25,19 @@ export function statusOf(code: string, status?: number): number {
  * `WWW-Authenticate: Bearer` (RFC 6750); rate limits and outages carry `Retry-After`.
  */
 export function sendProblem(res: ServerResponse, problem: Problem, requestId: string, headers: Record<string, string> = {}): void {
-  const body = JSON.stringify({
+  const body = problemBody(problem, requestId);
+  res.writeHead(problem.status, {
+    'Content-Type': PROBLEM_CONTENT_TYPE,
+    'Content-Length': Buffer.byteLength(body),
+    'Cache-Control': 'no-store',
+    ...problemHeaders(problem),
+    ...headers,
+  });
+  res.end(body);
+}
+
+export function problemBody(problem: Problem, requestId: string): string {
+  return JSON.stringify({
     type: 'about:blank',
     title: STATUS_CODES[problem.status] ?? 'Error',
     status: problem.status,
@@ -35,14 +47,12 @@ export function sendProblem(res: ServerResponse, problem: Problem, requestId: st
     ...(problem.field ? { field: problem.field } : {}),
     requestId,
   });
-  const extra: Record<string, string> = { ...headers };
-  if (problem.status === 401) extra['WWW-Authenticate'] = problem.reason === 'INVALID_TOKEN' ? 'Bearer error="invalid_token"' : 'Bearer';
-  if (problem.retryAfter !== undefined) extra['Retry-After'] = String(problem.retryAfter);
-  res.writeHead(problem.status, {
-    'Content-Type': PROBLEM_CONTENT_TYPE,
-    'Content-Length': Buffer.byteLength(body),
-    'Cache-Control': 'no-store',
-    ...extra,
-  });
-  res.end(body);
+}
+
+/** 401 carries `WWW-Authenticate: Bearer` (RFC 6750); rate limits and outages carry `Retry-After`. */
+export function problemHeaders(problem: Problem): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (problem.status === 401) headers['www-authenticate'] = problem.reason === 'INVALID_TOKEN' ? 'Bearer error="invalid_token"' : 'Bearer';
+  if (problem.retryAfter !== undefined) headers['retry-after'] = String(problem.retryAfter);
+  return headers;
 }

@@ -2,6 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Services } from '../graphql/context.ts';
 import { clientAddress } from '../http/client-address.ts';
 import { sendError } from '../http/respond.ts';
+import { httpExtension } from '../graphql/errors.ts';
+import { sendProblem } from './problem.ts';
 import { withRateLimitHeaders } from '../http/rate-limit-headers.ts';
 import { findDisallowedControl, hasDisallowedControl } from '../lib/control-characters.ts';
 import { createErrorLog, type ErrorLog } from '../lib/error-log.ts';
@@ -43,6 +45,8 @@ export interface RestRoute {
   handler: RestHandler;
   /** Match the path case-insensitively (the app sign-in API's documents spell its paths more than one way). */
   caseInsensitive?: boolean;
+  /** Failures before the handler runs (405, control characters, a disabled version) as RFC 9457 problem details. */
+  problemDetails?: boolean;
   /** What the OpenAPI document says of a hand-written route (GraphQL-backed routes are described from their operation). */
   doc?: RouteDoc;
 }
@@ -105,6 +109,13 @@ function controlCharacterIn(params: Record<string, string>, query: URLSearchPara
   return undefined;
 }
 
+/** An error as the route answers errors: problem details for `/v1` resources, the JSON envelope for the seed endpoints. */
+function answer(res: ServerResponse, route: Pick<RestRoute, 'problemDetails'>, error: AppError, requestId: string): void {
+  if (!route.problemDetails) return sendError(res, error);
+  const { status, headers } = httpExtension(error);
+  sendProblem(res, { status, code: error.code, message: error.message, reason: error.reason, field: error.field, retryAfter: error.retryAfterSeconds }, requestId, headers);
+}
+
 /**
  * A small route table for the non-GraphQL endpoints. `handle` answers the request and returns true when a route
  * matches the path (405 with `Allow` when only the method differs), false to let the caller answer 404. AppErrors a
@@ -116,15 +127,17 @@ export function createRestRouter(services: Services, routes: RestRoute[], option
 
   return async function handle(req: IncomingMessage, res: ServerResponse, path: string, requestId: string): Promise<boolean> {
     const allowed: string[] = [];
+    let problems = false;
     for (const route of compiled) {
       const match = route.pattern.exec(path);
       if (!match) continue;
       if (route.version && services.config.publicApi.disabledVersions.has(route.version)) {
-        sendError(res, new AppError('NOT_FOUND', `API version ${route.version} has been disabled.`, { reason: 'API_VERSION_DISABLED', status: 410 }));
+        answer(res, route, new AppError('NOT_FOUND', `API version ${route.version} has been disabled.`, { reason: 'API_VERSION_DISABLED', status: 410 }), requestId);
         return true;
       }
       if (route.method !== req.method) {
         allowed.push(route.method);
+        problems ||= route.problemDetails === true;
         continue;
       }
       const params: Record<string, string> = {};
@@ -140,7 +153,7 @@ export function createRestRouter(services: Services, routes: RestRoute[], option
       const query = new URL(req.url ?? '/', 'http://localhost').searchParams;
       const refused = controlCharacterIn(params, query, req);
       if (refused) {
-        sendError(res, errorLog.report(refused));
+        answer(res, route, errorLog.report(refused), requestId);
         return true;
       }
       const ctx: RestContext = {
@@ -179,13 +192,13 @@ export function createRestRouter(services: Services, routes: RestRoute[], option
       } catch (error) {
         const appError = errorLog.report(error);
         if (res.headersSent) res.destroy();
-        else sendError(res, appError);
+        else answer(res, route, appError, requestId);
       }
       return true;
     }
     if (allowed.length === 0) return false;
     res.setHeader('Allow', allowed.join(', '));
-    sendError(res, new AppError('BAD_USER_INPUT', `Use ${allowed.join(' or ')} for this endpoint.`, { reason: 'METHOD_NOT_ALLOWED', status: 405 }));
+    answer(res, { problemDetails: problems }, new AppError('BAD_USER_INPUT', `Use ${allowed.join(' or ')} for this endpoint.`, { reason: 'METHOD_NOT_ALLOWED', status: 405 }), requestId);
     return true;
   };
 }

@@ -1,0 +1,50 @@
+import type { Services } from '../graphql/context.ts';
+import type { ErrorLog } from '../lib/error-log.ts';
+import { appRoutes } from '../modules/apps/apps.rest.ts';
+import { partnerRoutes } from '../modules/partners/partners.rest.ts';
+import { tokenRoutes } from '../modules/tokens/tokens.rest.ts';
+import type { IdempotencyStore } from '../rest/idempotency.ts';
+import { buildOpenApiDocument, type DocumentedRoute } from '../rest/openapi.ts';
+import { createResourceRoutes } from '../rest/resources.ts';
+import { createRestRouter, type RestRoute } from '../rest/router.ts';
+import { securitySchemes } from '../rest/security-schemes.ts';
+import type { GraphQLServer } from './graphql-http.ts';
+
+/** The REST API's version, as the OpenAPI document states it. */
+export const REST_API_VERSION = '1.0.0';
+
+/** The seed-prescribed endpoints, whose wire formats GraphQL cannot express: hand-written, calling their services. */
+export const seedRoutes: RestRoute[] = [...appRoutes, ...partnerRoutes, ...tokenRoutes];
+
+/**
+ * Every REST route in one table: the seed endpoints, the `/v1` resources (each a GraphQL operation run through
+ * yoga's pipeline), and the OpenAPI document generated from that same table at start-up.
+ */
+export function restRoutes(yoga: GraphQLServer, services: Pick<Services, 'config'>, idempotency?: IdempotencyStore): RestRoute[] {
+  const routes: DocumentedRoute[] = [...seedRoutes, ...createResourceRoutes(yoga, { idempotency })];
+  let openApi: string | undefined;
+  const openApiRoute: RestRoute = {
+    method: 'GET',
+    path: '/v1/openapi.json',
+    handler: ({ res }) => {
+      openApi ??= JSON.stringify(
+        buildOpenApiDocument({ schema: yoga.getEnveloped({}).schema, routes: [...routes, openApiRoute], publicUrl: services.config.publicUrl, version: REST_API_VERSION, securitySchemes }),
+      );
+      res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(openApi), 'Cache-Control': 'public, max-age=300' });
+      res.end(openApi);
+    },
+    doc: {
+      operationId: 'getOpenApiDocument',
+      tag: 'Reference',
+      summary: 'This OpenAPI document',
+      security: [],
+      responses: { 200: { description: 'The OpenAPI 3.1 document of the REST API.', schema: { type: 'object' } } },
+    },
+  };
+  return [...routes, openApiRoute];
+}
+
+/** The REST transport: the route table behind one router (problem details for resources, the seed envelopes for the rest). */
+export function createRestTransport(deps: { services: Services; yoga: GraphQLServer; errorLog: ErrorLog; idempotency?: IdempotencyStore }) {
+  return createRestRouter(deps.services, restRoutes(deps.yoga, deps.services, deps.idempotency), { errorLog: deps.errorLog });
+}
