@@ -118,6 +118,21 @@ class SchemaWriter {
     if (isListType(type)) return { type: 'array', items: this.output(type.ofType, selections, fragments) };
     const named = getNamedType(type);
     if (!selections || !(isObjectType(named) || isInterfaceType(named) || isUnionType(named))) return this.named(named);
+    // A selection that is one named fragment is a component of its own (`fragment RestDocument` → `Document`).
+    const only = selections.selections.length === 1 ? selections.selections[0] : undefined;
+    const fragment = only?.kind === Kind.FRAGMENT_SPREAD ? fragments.get(only.name.value) : undefined;
+    if (fragment && fragment.typeCondition.name.value === named.name) {
+      const name = fragment.name.value.replace(/^Rest(?=[A-Z])/, '');
+      if (!this.components[name]) {
+        this.components[name] = {};
+        this.components[name] = this.selectionObject(named, fragment.selectionSet, fragments);
+      }
+      return { $ref: `#/components/schemas/${name}` };
+    }
+    return this.selectionObject(named, selections, fragments);
+  }
+
+  private selectionObject(named: GraphQLNamedType, selections: SelectionSetNode, fragments: Map<string, FragmentDefinitionNode>): JsonSchema {
     const properties: Record<string, JsonSchema> = {};
     const required: string[] = [];
     const visit = (set: SelectionSetNode, on: GraphQLNamedType, certain: boolean) => {

@@ -1,4 +1,4 @@
-import type { ExecutionResult } from 'graphql';
+import type { ExecutionResult, GraphQLSchema } from 'graphql';
 import { documentResources } from '../modules/documents/documents.rest.ts';
 import type { GraphQLServer } from '../transports/graphql-http.ts';
 import type { IdempotencyStore } from './idempotency.ts';
@@ -29,7 +29,15 @@ export function createOperationRunner(yoga: GraphQLServer): OperationRunner {
 
 /** Parses and validates every resource route's operation once, with the pipeline's own rules (depth, cost, ...). */
 export function createResourceRoutes(yoga: GraphQLServer, options: { idempotency?: IdempotencyStore; specs?: readonly GraphqlRouteSpec[] } = {}): CompiledGraphqlRoute[] {
-  const run = createOperationRunner(yoga);
   const { schema, validate } = yoga.getEnveloped({});
-  return (options.specs ?? resourceSpecs).map((spec) => compileGraphqlRoute(schema, spec, { run, validate: (document) => validate(schema, document), idempotency: options.idempotency }));
+  return compileResourceRoutes(schema, { run: createOperationRunner(yoga), validate: (document) => validate(schema, document), idempotency: options.idempotency }, options.specs);
+}
+
+/** The routes compiled against `schema` with the given runner and validation: the app's, or the OpenAPI printer's. */
+export function compileResourceRoutes(
+  schema: GraphQLSchema,
+  deps: Parameters<typeof compileGraphqlRoute>[2],
+  specs: readonly GraphqlRouteSpec[] = resourceSpecs,
+): CompiledGraphqlRoute[] {
+  return specs.map((spec) => compileGraphqlRoute(schema, spec, deps));
 }

@@ -1,8 +1,10 @@
+import type { GraphQLSchema } from 'graphql';
 import type { Services } from '../graphql/context.ts';
 import type { ErrorLog } from '../lib/error-log.ts';
 import { appRoutes } from '../modules/apps/apps.rest.ts';
 import { partnerRoutes } from '../modules/partners/partners.rest.ts';
 import { tokenRoutes } from '../modules/tokens/tokens.rest.ts';
+import type { CompiledGraphqlRoute } from '../rest/graphql-route.ts';
 import type { IdempotencyStore } from '../rest/idempotency.ts';
 import { buildOpenApiDocument, type DocumentedRoute } from '../rest/openapi.ts';
 import { createResourceRoutes } from '../rest/resources.ts';
@@ -17,19 +19,17 @@ export const REST_API_VERSION = '1.0.0';
 export const seedRoutes: RestRoute[] = [...appRoutes, ...partnerRoutes, ...tokenRoutes];
 
 /**
- * Every REST route in one table: the seed endpoints, the `/v1` resources (each a GraphQL operation run through
- * yoga's pipeline), and the OpenAPI document generated from that same table at start-up.
+ * Every REST route in one table: the seed endpoints, the `/v1` resources, and the OpenAPI document generated from
+ * that same table (at the first request for it).
  */
-export function restRoutes(yoga: GraphQLServer, services: Pick<Services, 'config'>, idempotency?: IdempotencyStore): RestRoute[] {
-  const routes: DocumentedRoute[] = [...seedRoutes, ...createResourceRoutes(yoga, { idempotency })];
+export function restRoutes(schema: GraphQLSchema, resources: CompiledGraphqlRoute[], publicUrl: string): RestRoute[] {
+  const routes: DocumentedRoute[] = [...seedRoutes, ...resources];
   let openApi: string | undefined;
   const openApiRoute: RestRoute = {
     method: 'GET',
     path: '/v1/openapi.json',
     handler: ({ res }) => {
-      openApi ??= JSON.stringify(
-        buildOpenApiDocument({ schema: yoga.getEnveloped({}).schema, routes: [...routes, openApiRoute], publicUrl: services.config.publicUrl, version: REST_API_VERSION, securitySchemes }),
-      );
+      openApi ??= JSON.stringify(openApiDocument(schema, routes, publicUrl));
       res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(openApi), 'Cache-Control': 'public, max-age=300' });
       res.end(openApi);
     },
@@ -41,10 +41,17 @@ export function restRoutes(yoga: GraphQLServer, services: Pick<Services, 'config
       responses: { 200: { description: 'The OpenAPI 3.1 document of the REST API.', schema: { type: 'object' } } },
     },
   };
-  return [...routes, openApiRoute];
+  routes.push(openApiRoute);
+  return routes;
+}
+
+/** The OpenAPI document of `routes`. */
+export function openApiDocument(schema: GraphQLSchema, routes: DocumentedRoute[], publicUrl: string): Record<string, unknown> {
+  return buildOpenApiDocument({ schema, routes, publicUrl, version: REST_API_VERSION, securitySchemes });
 }
 
 /** The REST transport: the route table behind one router (problem details for resources, the seed envelopes for the rest). */
 export function createRestTransport(deps: { services: Services; yoga: GraphQLServer; errorLog: ErrorLog; idempotency?: IdempotencyStore }) {
-  return createRestRouter(deps.services, restRoutes(deps.yoga, deps.services, deps.idempotency), { errorLog: deps.errorLog });
+  const resources = createResourceRoutes(deps.yoga, { idempotency: deps.idempotency });
+  return createRestRouter(deps.services, restRoutes(deps.yoga.getEnveloped({}).schema, resources, deps.services.config.publicUrl), { errorLog: deps.errorLog });
 }
