@@ -73,6 +73,12 @@ class SchemaWriter {
     return {};
   }
 
+  /** The properties of an object schema, through a `$ref` to one of the components. */
+  propertiesOf(schema: JsonSchema): Record<string, JsonSchema> {
+    const ref = typeof schema.$ref === 'string' ? this.components[schema.$ref.replace('#/components/schemas/', '')] : schema;
+    return (ref?.properties ?? {}) as Record<string, JsonSchema>;
+  }
+
   enumRef(type: GraphQLEnumType): JsonSchema {
     this.components[type.name] ??= { type: 'string', enum: type.getValues().map((v) => v.name), ...(type.description ? { description: type.description } : {}) };
     return { $ref: `#/components/schemas/${type.name}` };
@@ -206,7 +212,7 @@ function describeGraphqlRoute(writer: SchemaWriter, schema: GraphQLSchema, route
   if (spec.method === 'GET' && !spec.list) {
     parameters.push({ name: 'If-None-Match', in: 'header', required: false, description: 'An ETag you hold: 304 when it is still current.', schema: { type: 'string' } });
   }
-  if (spec.method !== 'GET') {
+  if (spec.method !== 'GET' && !spec.secretBody) {
     parameters.push({ name: 'Idempotency-Key', in: 'header', required: false, description: 'Retrying with the same key and body answers the first response and does nothing twice (24 hours).', schema: { type: 'string', minLength: 1, maxLength: 255 } });
   }
   let body: JsonSchema | undefined;
@@ -215,13 +221,26 @@ function describeGraphqlRoute(writer: SchemaWriter, schema: GraphQLSchema, route
     const omit = new Set([...Object.values(spec.params ?? {}), ...(spec.ifMatch ? [spec.ifMatch] : [])].filter((p) => p.startsWith(`${spec.body}.`)).map((p) => p.slice(spec.body!.length + 1)));
     body = writer.inputObject(type, omit);
   }
+  if (spec.bodyFields) {
+    const properties: Record<string, JsonSchema> = {};
+    const required: string[] = [];
+    for (const [name, path] of Object.entries(spec.bodyFields)) {
+      const type = inputs.get(path)!;
+      properties[name] = writer.input(type);
+      const definition = operation.variableDefinitions?.find((d) => d.variable.name.value === path);
+      if (isNonNullType(type) && !definition?.defaultValue) required.push(name);
+    }
+    body = { type: 'object', properties, ...(required.length ? { required } : {}), additionalProperties: false };
+  }
   let result = writer.output(field.type, root.selectionSet, fragments);
   if (spec.unwrap) {
     const properties = (result.properties ?? (result.oneOf as JsonSchema[] | undefined)?.[0]?.properties) as Record<string, JsonSchema> | undefined;
     const inner = properties?.[spec.unwrap.field] ?? {};
     result = (inner.oneOf as JsonSchema[] | undefined)?.[0] ?? (Array.isArray(inner.type) ? { ...inner, type: inner.type[0] } : inner);
   }
-  if (spec.list) {
+  if (spec.list && result.type === 'array') {
+    result = { type: 'object', properties: { items: result, next: { type: 'null', description: 'Always null: the whole list is one page.' } }, required: ['items', 'next'] };
+  } else if (spec.list) {
     const edges = (result.properties as Record<string, JsonSchema>).edges!;
     const node = ((edges.items as JsonSchema).properties as Record<string, JsonSchema>).node!;
     result = {
@@ -237,7 +256,7 @@ function describeGraphqlRoute(writer: SchemaWriter, schema: GraphQLSchema, route
           description: spec.created ? 'Created.' : 'OK.',
           headers: {
             ...(spec.created ? { Location: { description: 'The new resource.', schema: { type: 'string', format: 'uri' } } } : {}),
-            ...(result.properties && 'version' in (result.properties as object) ? { ETag: { description: 'The version, for If-Match.', schema: { type: 'string' } } } : {}),
+            ...('version' in writer.propertiesOf(result) ? { ETag: { description: 'The version, for If-Match.', schema: { type: 'string' } } } : {}),
             ...(spec.list ? { Link: { description: 'RFC 8288 link to the next page (`rel="next"`), when there is one.', schema: { type: 'string' } } } : {}),
           },
           content: { 'application/json': { schema: result } },
@@ -256,7 +275,7 @@ function describeGraphqlRoute(writer: SchemaWriter, schema: GraphQLSchema, route
     errors[412] = problemResponse('The record changed since the ETag in If-Match (`STALE_VERSION`).');
     errors[428] = problemResponse('If-Match is missing (`PRECONDITION_REQUIRED`).');
   }
-  if (spec.method !== 'GET') errors[422] = problemResponse('The Idempotency-Key was used with another request (`IDEMPOTENCY_KEY_REUSED`).');
+  if (spec.method !== 'GET' && !spec.secretBody) errors[422] = problemResponse('The Idempotency-Key was used with another request (`IDEMPOTENCY_KEY_REUSED`).');
   return {
     operationId: spec.operationId,
     tags: [spec.tag],
