@@ -18,7 +18,7 @@ import {
 } from 'graphql';
 import { AppError, type ErrorCode } from '../lib/errors.ts';
 import type { Viewer } from '../modules/auth/viewer.ts';
-import { IDEMPOTENT_REPLAYED_HEADER, idempotencyScope, readIdempotencyKey, requestFingerprint, type IdempotencyStore, type StoredResponse } from './idempotency.ts';
+import { IDEMPOTENT_REPLAYED_HEADER, idempotencyNotSupported, idempotencyScope, readIdempotencyKey, requestFingerprint, type IdempotencyStore, type StoredResponse } from './idempotency.ts';
 import { PROBLEM_CONTENT_TYPE, problemBody, problemHeaders, statusOf, type Problem } from './problem.ts';
 import type { HttpMethod, RestContext, RestRoute } from './router.ts';
 
@@ -48,6 +48,16 @@ export interface GraphqlRouteSpec {
    */
   body?: string;
   /**
+   * For operations that take scalars rather than one input object: each member of the JSON body and the variable it
+   * fills, as a dotted path (`{ reason: 'reason' }`). Other members are refused. Not together with `body`.
+   */
+  bodyFields?: Record<string, string>;
+  /**
+   * The body carries secrets (passwords). `Idempotency-Key` is refused (IDEMPOTENCY_NOT_SUPPORTED): its fingerprint,
+   * kept in the database, would be a fast hash of them.
+   */
+  secretBody?: boolean;
+  /**
    * The variable `If-Match` fills with the version the change applies to. Such a route answers 428 without the
    * header and 412 when the record has moved on (`STALE_VERSION`).
    */
@@ -56,7 +66,10 @@ export interface GraphqlRouteSpec {
   created?: (result: Record<string, unknown>, variables: Record<string, unknown>) => string;
   /** The body is this field of the root field's value; when it is null, 404 with this reason. */
   unwrap?: { field: string; missing: { reason: string; message: string } };
-  /** The root field is a connection: answered as `{ items, next }` with an RFC 8288 `Link: <…>; rel="next"`. */
+  /**
+   * The root field (or the `unwrap` field) is a connection: answered as `{ items, next }` with an RFC 8288
+   * `Link: <…>; rel="next"`. A plain GraphQL list is answered as `{ items, next: null }`, one page.
+   */
   list?: boolean;
   /** The answer is empty (204) when the root field's value is `true`. */
   noContent?: boolean;
@@ -140,8 +153,9 @@ export function compileGraphqlRoute(
   const roots = operation.selectionSet.selections;
   const root = roots[0];
   if (roots.length !== 1 || root?.kind !== Kind.FIELD) throw new Error(`${spec.method} ${spec.path}: the operation must select exactly one root field.`);
+  if (spec.body && spec.bodyFields) throw new Error(`${spec.method} ${spec.path}: give body or bodyFields, not both.`);
   const inputs = new Map<string, GraphQLInputType>();
-  const mapped = [...Object.values(spec.params ?? {}), ...Object.values(spec.query ?? {}), ...(spec.body ? [spec.body] : []), ...(spec.ifMatch ? [spec.ifMatch] : [])];
+  const mapped = [...Object.values(spec.params ?? {}), ...Object.values(spec.query ?? {}), ...(spec.body ? [spec.body] : []), ...Object.values(spec.bodyFields ?? {}), ...(spec.ifMatch ? [spec.ifMatch] : [])];
   for (const path of mapped) {
     const type = typeAt(schema, operation, path);
     if (!type) throw new Error(`${spec.method} ${spec.path}: ${path} is not a variable (or a field of one) of ${operation.name.value}.`);
@@ -166,6 +180,7 @@ function restNames(spec: GraphqlRouteSpec): Array<[variablePath: string, restNam
   const names: Array<[string, string]> = [
     ...Object.entries(spec.params ?? {}).map(([name, path]) => [path, name] as [string, string]),
     ...Object.entries(spec.query ?? {}).map(([name, path]) => [path, name] as [string, string]),
+    ...Object.entries(spec.bodyFields ?? {}).map(([name, path]) => [path, name] as [string, string]),
   ];
   if (spec.ifMatch) names.push([spec.ifMatch, 'If-Match']);
   // Longest first, so `input.id` is renamed before the body's own `input`.
@@ -224,6 +239,19 @@ async function variablesOf(ctx: RestContext, route: CompiledGraphqlRoute): Promi
       }
     }
     setAt(variables, spec.body, { ...body });
+  }
+  if (spec.bodyFields) {
+    body = await ctx.readJson();
+    if (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body)) {
+      throw new AppError('BAD_USER_INPUT', 'The request body must be a JSON object.', { reason: 'INVALID_BODY' });
+    }
+    for (const [key, value] of Object.entries(body)) {
+      if (!Object.hasOwn(spec.bodyFields, key)) {
+        const shown = key.length <= 64 && /^[\w.-]+$/.test(key);
+        throw new AppError('BAD_USER_INPUT', shown ? `Unknown body member ${key}.` : 'Unknown body member.', { ...(shown ? { field: key } : {}), reason: 'UNKNOWN_PARAMETER' });
+      }
+      setAt(variables, spec.bodyFields[key]!, value);
+    }
   }
   for (const [name, path] of Object.entries(spec.params ?? {})) setAt(variables, path, fromText(inputs.get(path)!, ctx.params[name] ?? '', name));
   for (const [name, path] of Object.entries(spec.query ?? {})) {
@@ -301,6 +329,7 @@ function resultAnswer(ctx: RestContext, route: CompiledGraphqlRoute, result: Exe
   if (failure) return problemAnswer(problemOf(spec, failure), ctx.requestId);
   if (value === null || value === undefined) return problemAnswer({ status: 404, code: 'NOT_FOUND', message: 'Not found.' }, ctx.requestId);
   if (spec.noContent) return { status: 204, headers: {}, body: '' };
+  if (spec.list && Array.isArray(value)) return jsonAnswer(ctx, 200, { items: value, next: null });
   if (spec.list) {
     const connection = value as { edges: Array<{ node: unknown }>; pageInfo: { hasNextPage: boolean; endCursor: string | null }; totalCount?: number };
     const next = connection.pageInfo.hasNextPage ? connection.pageInfo.endCursor : null;
@@ -325,6 +354,7 @@ async function handleGraphqlRoute(ctx: RestContext, route: CompiledGraphqlRoute,
   try {
     const { variables, body } = await variablesOf(ctx, route);
     const key = spec.method === 'GET' ? undefined : readIdempotencyKey(ctx.req.headers['idempotency-key'] as string | undefined);
+    if (key !== undefined && spec.secretBody) throw idempotencyNotSupported('are not supported here, whose request carries secrets');
     const operation = await open(ctx);
     const execute = async () => resultAnswer(ctx, route, await operation.execute({ document: route.document, operationName: route.operation.name!.value, variables }), variables);
     if (!key || !idempotency) return write(ctx, await execute());
