@@ -9,6 +9,7 @@ import { useNoIntrospection } from '../graphql/introspection.ts';
 import { useInputLengthLimit } from '../graphql/input-limits.ts';
 import { schema } from '../graphql/schema.ts';
 import { useNoSuggestions } from '../graphql/suggestions.ts';
+import { hasOversizedPage, usePageSizeLimit } from '../graphql/page-size.ts';
 import { useValidationErrorStatus } from '../graphql/validation-status.ts';
 import { useSafeVariableErrors } from '../graphql/variable-errors.ts';
 import { clientAddress } from '../http/client-address.ts';
@@ -147,11 +148,18 @@ export function createGraphQLHttp({ services, errorLog, sessionGuard, securityHe
       maxDepth: { n: config.limits.depth, ignoreIntrospection: true, ...reportAsValidationError },
       maxAliases: { n: config.limits.aliases, allowList: [], ...reportAsValidationError },
       maxDirectives: { n: config.limits.directives, ...reportAsValidationError },
-      costLimit: { maxCost: config.limits.cost, ignoreIntrospection: true, ...reportAsValidationError },
+      // A page over the largest size is the page-size rule's to explain (PAGE_TOO_LARGE), not the cost limit's.
+      costLimit: {
+        maxCost: config.limits.cost,
+        ignoreIntrospection: true,
+        propagateOnRejection: false,
+        onReject: [(context: ValidationContext | null, error: GraphQLError) => void (context && !hasOversizedPage(context.getDocument()) && context.reportError(error))],
+      },
       // Enforced while parsing, so it already fails as a 400 parse error.
       maxTokens: { n: config.limits.tokens },
       blockFieldSuggestion: { enabled: production },
     }) as Plugin,
+    usePageSizeLimit(),
     useValidationErrorStatus(),
     // Before masking, so the masker (and the log) never see a variable's value.
     useSafeVariableErrors({ suggestions: !production }),
