@@ -1,4 +1,6 @@
-import { Worker } from 'node:worker_threads';
+import { fork } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
 
 export interface LoadResult {
   label: string;
@@ -25,11 +27,18 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 }
 
-/** Runs closed-loop HTTP load from a worker thread and reports throughput and latency percentiles. */
+/**
+ * Runs closed-loop HTTP load from a separate process (plain node, without the TypeScript loader) and reports
+ * throughput and latency percentiles. Never a thread of this process: it would share the server's cores.
+ */
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const durationMs = options.durationMs ?? Number(process.env.BENCH_DURATION_MS ?? 5000);
-  const worker = new Worker(new URL('./load-worker.mjs', import.meta.url), {
-    workerData: {
+  const child = fork(fileURLToPath(new URL('./load-client.mjs', import.meta.url)), [], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const result = await new Promise<{ requests: number; errors: number; latencies: number[] }>((resolve, reject) => {
+    child.once('message', (message) => resolve(message as { requests: number; errors: number; latencies: number[] }));
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`The load client exited (${code}) before reporting.`)));
+    child.send({
       url: options.url,
       method: options.method ?? 'GET',
       headers: options.headers ?? {},
@@ -37,13 +46,10 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       expect: options.expect,
       concurrency: options.concurrency ?? Number(process.env.BENCH_CONCURRENCY ?? 16),
       durationMs,
-    },
+    });
   });
-  const result = await new Promise<{ requests: number; errors: number; latencies: number[] }>((resolve, reject) => {
-    worker.once('message', resolve);
-    worker.once('error', reject);
-  });
-  await worker.terminate();
+  // The next case starts only once this client is gone, so two never compete for the cores.
+  if (child.exitCode === null && child.signalCode === null) await once(child, 'exit');
   const sorted = result.latencies.sort((a, b) => a - b);
   return {
     label: options.label,

@@ -1,11 +1,13 @@
-// Drives HTTP load from its own thread (its own event loop), so the server being measured is not slowed by the
-// client's work in the same loop. Posts back { requests, errors, latenciesMs }.
+// Drives closed-loop HTTP load from its own process, forked by measure.ts: a thread of the measured process would
+// take the same cores as the server and flatter every ratio. Takes its options as the first IPC message and sends
+// back { requests, errors, latencies } before it exits.
 import http from 'node:http';
-import { parentPort, workerData } from 'node:worker_threads';
 
-const { url, method, headers, body, concurrency, durationMs } = workerData;
+const options = await new Promise((resolve) => process.once('message', resolve));
+const { url, method, headers, body, concurrency, durationMs } = options;
 const target = new URL(url);
 const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+const validate = options.expect ? (text) => text.includes(options.expect) : undefined;
 const latencies = [];
 let requests = 0;
 let errors = 0;
@@ -35,12 +37,10 @@ function once() {
   });
 }
 
-const validate = workerData.expect ? (text) => text.includes(workerData.expect) : undefined;
-
 async function loop() {
   while (performance.now() < deadline) await once();
 }
 
 await Promise.all(Array.from({ length: concurrency }, loop));
 agent.destroy();
-parentPort.postMessage({ requests, errors, latencies });
+process.send({ requests, errors, latencies }, () => process.disconnect());
