@@ -4,6 +4,7 @@
 import { benchAuthCost } from './auth-cost.ts';
 import { benchDocumentRead } from './document-read.ts';
 import { benchDocumentsConnection } from './documents-connection.ts';
+import { benchRestDocumentRead } from './rest-document-read.ts';
 import { benchSubscriptionFanout } from './subscription-fanout.ts';
 
 const benches: Record<string, () => Promise<unknown>> = {
@@ -11,6 +12,7 @@ const benches: Record<string, () => Promise<unknown>> = {
   'auth-cost': benchAuthCost,
   'documents-connection': benchDocumentsConnection,
   'subscription-fanout': benchSubscriptionFanout,
+  'rest-document-read': benchRestDocumentRead,
 };
 const selected = process.argv.slice(2);
 for (const name of selected.length ? selected : Object.keys(benches)) {
