@@ -73,6 +73,12 @@ export interface GraphqlRouteSpec {
   list?: boolean;
   /** The answer is empty (204) when the root field's value is `true`. */
   noContent?: boolean;
+  /**
+   * For a GET whose operation selects fields only a record's managers see: the same query with the narrower
+   * selection a signer may read (SIGNER_VISIBLE_FIELDS). It answers instead when the operation is refused with
+   * NOT_FOR_SIGNERS, so one path serves both; the OpenAPI response is either shape.
+   */
+  signerOperation?: string;
 }
 
 /** A route and what the OpenAPI document is generated from: the parsed operation and its variables' types. */
@@ -84,6 +90,8 @@ export interface CompiledGraphqlRoute extends RestRoute {
   rootField: string;
   /** Each dotted variable path the request fills, and its GraphQL input type. */
   inputs: Map<string, GraphQLInputType>;
+  /** The parsed `signerOperation`, if the route has one. */
+  signer?: { document: DocumentNode; operation: OperationDefinitionNode };
 }
 
 /**
@@ -169,10 +177,34 @@ export function compileGraphqlRoute(
     operation,
     rootField: root.alias?.value ?? root.name.value,
     inputs,
+    ...(spec.signerOperation ? { signer: compileSignerOperation(schema, spec, root.name.value, mapped, validate) } : {}),
     handler: (ctx) => handleGraphqlRoute(ctx, compiled, run, deps.idempotency),
     problemDetails: true,
   };
   return compiled;
+}
+
+/** The signer's twin of a GET's operation: the same root field, filled by the same variables. */
+function compileSignerOperation(
+  schema: GraphQLSchema,
+  spec: GraphqlRouteSpec,
+  rootName: string,
+  mapped: readonly string[],
+  validate: (document: DocumentNode) => readonly GraphQLError[],
+): { document: DocumentNode; operation: OperationDefinitionNode } {
+  const where = `${spec.method} ${spec.path} (signerOperation)`;
+  if (spec.method !== 'GET' || spec.list || spec.unwrap) throw new Error(`${where}: only a GET of one record may answer a narrower operation (so nothing runs twice).`);
+  const document = parse(spec.signerOperation!, { noLocation: true });
+  const operation = getOperationAST(document);
+  if (!operation?.name) throw new Error(`${where}: the operation must be one named operation.`);
+  const errors = validate(document);
+  if (errors.length) throw new Error(`${where}: ${errors.map((e) => e.message).join('; ')}`);
+  const [root, ...rest] = operation.selectionSet.selections;
+  if (rest.length || root?.kind !== Kind.FIELD || root.name.value !== rootName || root.alias) throw new Error(`${where}: it must select the same one root field, ${rootName}.`);
+  for (const path of mapped) {
+    if (!typeAt(schema, operation, path)) throw new Error(`${where}: ${path} is not a variable (or a field of one) of ${operation.name.value}.`);
+  }
+  return { document, operation };
 }
 
 /** REST names for the variable paths a route fills: what an error's `field` and message say instead. */
@@ -356,7 +388,13 @@ async function handleGraphqlRoute(ctx: RestContext, route: CompiledGraphqlRoute,
     const key = spec.method === 'GET' ? undefined : readIdempotencyKey(ctx.req.headers['idempotency-key'] as string | undefined);
     if (key !== undefined && spec.secretBody) throw idempotencyNotSupported('are not supported here, whose request carries secrets');
     const operation = await open(ctx);
-    const execute = async () => resultAnswer(ctx, route, await operation.execute({ document: route.document, operationName: route.operation.name!.value, variables }), variables);
+    const execute = async () => {
+      let result = await operation.execute({ document: route.document, operationName: route.operation.name!.value, variables });
+      if (route.signer && result.errors?.some((e) => e.extensions?.reason === 'NOT_FOR_SIGNERS')) {
+        result = await operation.execute({ document: route.signer.document, operationName: route.signer.operation.name!.value, variables });
+      }
+      return resultAnswer(ctx, route, result, variables);
+    };
     if (!key || !idempotency) return write(ctx, await execute());
     const input = { scope: idempotencyScope(operation.viewer), key, fingerprint: requestFingerprint({ method: spec.method, path: ctx.req.url ?? spec.path, body }) };
     const { replayed, response } = await idempotency.run(input, execute);

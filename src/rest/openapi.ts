@@ -9,6 +9,7 @@ import {
   isScalarType,
   isUnionType,
   Kind,
+  type DocumentNode,
   type FragmentDefinitionNode,
   type GraphQLEnumType,
   type GraphQLInputObjectType,
@@ -192,9 +193,13 @@ function isGraphqlRoute(route: DocumentedRoute): route is CompiledGraphqlRoute {
   return 'spec' in route;
 }
 
+function fragmentsOf(document: DocumentNode): Map<string, FragmentDefinitionNode> {
+  return new Map(document.definitions.filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION).map((f) => [f.name.value, f]));
+}
+
 function describeGraphqlRoute(writer: SchemaWriter, schema: GraphQLSchema, route: CompiledGraphqlRoute): Record<string, unknown> {
   const { spec, operation, document, inputs } = route;
-  const fragments = new Map(document.definitions.filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION).map((f) => [f.name.value, f]));
+  const fragments = fragmentsOf(document);
   const rootType = operation.operation === 'query' ? schema.getQueryType()! : schema.getMutationType()!;
   const root = operation.selectionSet.selections[0]!;
   if (root.kind !== Kind.FIELD) throw new Error('unreachable');
@@ -238,6 +243,12 @@ function describeGraphqlRoute(writer: SchemaWriter, schema: GraphQLSchema, route
     const inner = properties?.[spec.unwrap.field] ?? {};
     result = (inner.oneOf as JsonSchema[] | undefined)?.[0] ?? (Array.isArray(inner.type) ? { ...inner, type: inner.type[0] } : inner);
   }
+  const versioned = 'version' in writer.propertiesOf(result);
+  if (route.signer) {
+    const signerRoot = route.signer.operation.selectionSet.selections[0]!;
+    if (signerRoot.kind !== Kind.FIELD) throw new Error('unreachable');
+    result = { anyOf: [result, writer.output(field.type, signerRoot.selectionSet, fragmentsOf(route.signer.document))], description: 'In full for its managers; as a signer may see it for a caller who reads it only as a signer.' };
+  }
   if (spec.list && result.type === 'array') {
     result = { type: 'object', properties: { items: result, next: { type: 'null', description: 'Always null: the whole list is one page.' } }, required: ['items', 'next'] };
   } else if (spec.list) {
@@ -256,7 +267,7 @@ function describeGraphqlRoute(writer: SchemaWriter, schema: GraphQLSchema, route
           description: spec.created ? 'Created.' : 'OK.',
           headers: {
             ...(spec.created ? { Location: { description: 'The new resource.', schema: { type: 'string', format: 'uri' } } } : {}),
-            ...('version' in writer.propertiesOf(result) ? { ETag: { description: 'The version, for If-Match.', schema: { type: 'string' } } } : {}),
+            ...(versioned ? { ETag: { description: 'The version, for If-Match.', schema: { type: 'string' } } } : {}),
             ...(spec.list ? { Link: { description: 'RFC 8288 link to the next page (`rel="next"`), when there is one.', schema: { type: 'string' } } } : {}),
           },
           content: { 'application/json': { schema: result } },
