@@ -2,11 +2,14 @@ import type { GraphqlRouteSpec } from '../../rest/graphql-route.ts';
 
 const IDENTITY_FIELDS = /* GraphQL */ `
   fragment RestSigningIdentity on SigningIdentity {
-    id kind email linkedAt linkedByName organization { id name slug } location { id name code }
+    id kind email linkedAt linkedByName organization { id name } location { id name }
   }
 `;
 
-/** Signing identities (manager, admin and signer roles in an organization's signing) under `/v1`. */
+/**
+ * Signing identities (manager, admin and signer roles in an organization's signing) under `/v1`. The representation
+ * keeps to what a signer may see of their own identity (SIGNER_VISIBLE_FIELDS), so the list answers signers cleanly.
+ */
 export const identityResources: GraphqlRouteSpec[] = [
   {
     method: 'GET',
