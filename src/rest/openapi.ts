@@ -249,7 +249,8 @@ function describeGraphqlRoute(writer: SchemaWriter, schema: GraphQLSchema, route
     if (signerRoot.kind !== Kind.FIELD) throw new Error('unreachable');
     result = { anyOf: [result, writer.output(field.type, signerRoot.selectionSet, fragmentsOf(route.signer.document))], description: 'In full for its managers; as a signer may see it for a caller who reads it only as a signer.' };
   }
-  if (spec.list && result.type === 'array') {
+  const onePage = spec.list === true && result.type === 'array';
+  if (onePage) {
     result = { type: 'object', properties: { items: result, next: { type: 'null', description: 'Always null: the whole list is one page.' } }, required: ['items', 'next'] };
   } else if (spec.list) {
     const edges = (result.properties as Record<string, JsonSchema>).edges!;
@@ -268,7 +269,7 @@ function describeGraphqlRoute(writer: SchemaWriter, schema: GraphQLSchema, route
           headers: {
             ...(spec.created ? { Location: { description: 'The new resource.', schema: { type: 'string', format: 'uri' } } } : {}),
             ...(versioned ? { ETag: { description: 'The version, for If-Match.', schema: { type: 'string' } } } : {}),
-            ...(spec.list ? { Link: { description: 'RFC 8288 link to the next page (`rel="next"`), when there is one.', schema: { type: 'string' } } } : {}),
+            ...(spec.list && !onePage ? { Link: { description: 'RFC 8288 link to the next page (`rel="next"`), when there is one.', schema: { type: 'string' } } } : {}),
           },
           content: { 'application/json': { schema: result } },
         },
