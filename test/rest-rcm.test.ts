@@ -89,6 +89,15 @@ describe('campaigns under /v1', () => {
     ]);
     expect(response.headers.get('location')).toBe(`http://safeclose.test/v1/campaigns/${data!.id}`);
     expect(response.headers.get('etag')).toBe('"1"');
+    // ...and reads back at its Location, for whoever reads its document, and for no one else.
+    const read = await api(tokens.noRcm).GET('/v1/campaigns/{id}', { params: { path: { id: data!.id } } });
+    expect(read.response.status).toBe(200);
+    expect(read.data).toEqual(data);
+    expect(read.response.headers.get('etag')).toBe('"1"');
+    const hidden = await api(tokens.outsider).GET('/v1/campaigns/{id}', { params: { path: { id: data!.id } } });
+    expect(hidden.response.status).toBe(404);
+    expect(hidden.error).toMatchObject({ code: 'NOT_FOUND' });
+    expect((await api().GET('/v1/campaigns/{id}', { params: { path: { id: data!.id } } })).response.status).toBe(401);
   });
 
   it('refuses a member without rcm (403), an outsider (404), no token (401), an ineligible record (400) and a second open campaign (409)', async () => {
@@ -208,7 +217,7 @@ describe('campaign lifecycle under /v1', () => {
 });
 
 describe('outreach attempts under /v1', () => {
-  it('logs an attempt on an active campaign: 201 with the attempt and its Location', async () => {
+  it('logs an attempt on an active campaign: 201 with the attempt (no Location: it is read in its campaign’s list)', async () => {
     const campaign = await startCampaign(await chattel('BEHIND'));
     const { data, response } = await api(tokens.manager).POST('/v1/campaigns/{id}/attempts', {
       params: { path: { id: campaign.id } },
@@ -216,8 +225,20 @@ describe('outreach attempts under /v1', () => {
     });
     expect(response.status).toBe(201);
     expect(data).toMatchObject({ channel: 'EMAIL', status: 'SENT', notes: 'First notice mailed.', attemptedAt: expect.any(String) });
-    expect(response.headers.get('location')).toBe(`http://safeclose.test/v1/campaigns/${campaign.id}/attempts/${data!.id}`);
+    expect(response.headers.get('location')).toBeNull();
     expect(await t.db.prisma.rcmOutreachAttempt.count({ where: { campaignId: campaign.id } })).toBe(1);
+    const second = await api(tokens.manager).POST('/v1/campaigns/{id}/attempts', { params: { path: { id: campaign.id } }, body: { channel: 'CALL', status: 'NO_RESPONSE' } });
+    expect(second.response.status).toBe(201);
+
+    const page = await api(tokens.noRcm).GET('/v1/campaigns/{id}/attempts', { params: { path: { id: campaign.id }, query: { first: 1 } } });
+    expect(page.response.status).toBe(200);
+    expect(page.data!.items).toEqual([second.data]);
+    expect(page.response.headers.get('link')).toContain('rel="next"');
+    const rest = await api(tokens.noRcm).GET('/v1/campaigns/{id}/attempts', { params: { path: { id: campaign.id }, query: { first: 1, after: page.data!.next! } } });
+    expect(rest.data!.items).toEqual([data]);
+    expect(rest.data!.next).toBeNull();
+    const hidden = await api(tokens.outsider).GET('/v1/campaigns/{id}/attempts', { params: { path: { id: campaign.id } } });
+    expect(hidden.response.status).toBe(404);
   });
 
   it('refuses a paused campaign (409), a future time (400), a member without rcm (403), an outsider (404) and no token (401)', async () => {

@@ -62,8 +62,11 @@ export interface GraphqlRouteSpec {
    * header and 412 when the record has moved on (`STALE_VERSION`).
    */
   ifMatch?: string;
-  /** A creation: answered 201 with `Location` (the path of the new resource, from the result or the variables). */
-  created?: (result: Record<string, unknown>, variables: Record<string, unknown>) => string;
+  /**
+   * A creation: answered 201 with `Location`, the path of the new resource (from the result or the variables), or
+   * none when the resource is not read on its own (null).
+   */
+  created?: (result: Record<string, unknown>, variables: Record<string, unknown>) => string | null;
   /** The body is this field of the root field's value; when it is null, 404 with this reason. */
   unwrap?: { field: string; missing: { reason: string; message: string } };
   /**
@@ -372,7 +375,8 @@ function resultAnswer(ctx: RestContext, route: CompiledGraphqlRoute, result: Exe
   const headers: Record<string, string> = {};
   if (typeof record.version === 'number') headers.etag = `"${record.version}"`;
   if (spec.created) {
-    headers.location = `${ctx.services.config.publicUrl.replace(/\/$/, '')}${spec.created(record, variables)}`;
+    const location = spec.created(record, variables);
+    if (location) headers.location = `${ctx.services.config.publicUrl.replace(/\/$/, '')}${location}`;
     return jsonAnswer(ctx, 201, record, headers);
   }
   if (spec.method === 'GET' && headers.etag && ctx.req.headers['if-none-match']?.split(',').some((tag) => tag.trim().replace(/^W\//, '') === headers.etag)) {

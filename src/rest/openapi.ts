@@ -267,7 +267,7 @@ function describeGraphqlRoute(writer: SchemaWriter, schema: GraphQLSchema, route
         [spec.created ? 201 : 200]: {
           description: spec.created ? 'Created.' : 'OK.',
           headers: {
-            ...(spec.created ? { Location: { description: 'The new resource.', schema: { type: 'string', format: 'uri' } } } : {}),
+            ...(spec.created ? { Location: { description: 'The new resource (absent when it is not read on its own, as an outreach attempt).', schema: { type: 'string', format: 'uri' } } } : {}),
             ...(versioned ? { ETag: { description: 'The version, for If-Match.', schema: { type: 'string' } } } : {}),
             ...(spec.list && !onePage ? { Link: { description: 'RFC 8288 link to the next page (`rel="next"`), when there is one.', schema: { type: 'string' } } } : {}),
           },

@@ -33,10 +33,8 @@ const transition = (action: 'activate' | 'pause' | 'resume' | 'complete' | 'canc
 };
 
 /**
- * Recovery and collections outreach under `/v1`: a document's eligibility and campaigns, a campaign's lifecycle
- * and its outreach log. Each route is the GraphQL operation beside it. GraphQL has no query for one campaign by
- * id, so neither `GET /v1/campaigns/{id}` nor a campaign's attempt list exists here yet; a campaign is read
- * through its document's list, and every lifecycle step answers the campaign as it now is.
+ * Recovery and collections outreach under `/v1`: a document's eligibility and campaigns, a campaign with its
+ * lifecycle and its outreach log. Each route is the GraphQL operation beside it.
  */
 export const rcmResources: GraphqlRouteSpec[] = [
   {
@@ -84,6 +82,37 @@ export const rcmResources: GraphqlRouteSpec[] = [
     body: 'input',
     created: (campaign) => `/v1/campaigns/${String(campaign.id)}`,
   },
+  {
+    method: 'GET',
+    path: '/v1/campaigns/:id',
+    operationId: 'getCampaign',
+    tag: 'RCM',
+    summary: 'Read an RCM campaign with its steps',
+    description: 'Readable with its chattel record: a campaign on a record outside your organizations and locations is 404.',
+    operation: /* GraphQL */ `
+      query RestGetCampaign($id: ID!) { rcmCampaign(id: $id) { ...RestCampaign } }
+      ${CAMPAIGN_FIELDS}`,
+    params: { id: 'id' },
+  },
+  {
+    method: 'GET',
+    path: '/v1/campaigns/:id/attempts',
+    operationId: 'listOutreachAttempts',
+    tag: 'RCM',
+    summary: 'List the outreach attempts logged on a campaign',
+    description: 'Newest first unless `orderBy` says otherwise, in pages of `first` (cursor `after`).',
+    operation: /* GraphQL */ `
+      query RestListOutreachAttempts($id: ID!, $first: Int, $after: String, $orderBy: OutreachAttemptOrder) {
+        rcmCampaign(id: $id) {
+          attemptsConnection(first: $first, after: $after, orderBy: $orderBy) { edges { node { ...RestOutreachAttempt } } pageInfo { hasNextPage endCursor } }
+        }
+      }
+      ${ATTEMPT_FIELDS}`,
+    params: { id: 'id' },
+    query: { first: 'first', after: 'after', orderBy: 'orderBy' },
+    unwrap: { field: 'attemptsConnection', missing: { reason: 'NOT_FOUND', message: 'Campaign not found.' } },
+    list: true,
+  },
   transition('activate', 'Activate a draft campaign (the loan must still be BEHIND)'),
   transition('pause', 'Pause an active campaign'),
   transition('resume', 'Resume a paused campaign (the loan must still be BEHIND)'),
@@ -101,6 +130,7 @@ export const rcmResources: GraphqlRouteSpec[] = [
       ${ATTEMPT_FIELDS}`,
     params: { id: 'input.campaignId' },
     body: 'input',
-    created: (attempt, variables) => `/v1/campaigns/${String((variables.input as { campaignId: string }).campaignId)}/attempts/${String(attempt.id)}`,
+    // An attempt is read in its campaign's list, not on its own: 201 without Location.
+    created: () => null,
   },
 ];

@@ -1,6 +1,6 @@
 import { builder } from '../../graphql/builder.ts';
 import { PAGE_SIZES } from '../../graphql/connections.ts';
-import { recordOutreachAttempt, startRcmCampaign, transitionRcmCampaign, type CampaignAction } from './rcm.service.ts';
+import { getRcmCampaignById, recordOutreachAttempt, startRcmCampaign, transitionRcmCampaign, type CampaignAction } from './rcm.service.ts';
 
 const CampaignStatusEnum = builder.enumType('CampaignStatus', { values: ['DRAFT', 'ACTIVE', 'PAUSED', 'COMPLETED', 'CANCELLED'] as const });
 const OutreachChannelEnum = builder.enumType('OutreachChannel', { values: ['EMAIL', 'SMS', 'LETTER', 'CALL'] as const });
@@ -96,6 +96,15 @@ const RecordOutreachAttemptInput = builder.inputType('RecordOutreachAttemptInput
     attemptedAt: t.field({ type: 'DateTime', required: false }),
   }),
 });
+
+builder.queryField('rcmCampaign', (t) =>
+  t.withAuth({ signedIn: true }).prismaField({
+    type: 'RcmCampaign',
+    description: 'One RCM campaign, readable with its document: a campaign on a record outside your organizations and locations is NOT_FOUND.',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (query, _root, args, context) => getRcmCampaignById(context.services, { viewer: context.viewer, id: String(args.id), query }),
+  }),
+);
 
 const transition = (action: CampaignAction, description: string) =>
   builder.mutationField(`${action}RcmCampaign`, (t) =>

@@ -102,6 +102,14 @@ async function writableCampaign(tx: Prisma.TransactionClient, viewer: Viewer, id
   return campaign;
 }
 
+/** One campaign, read as its document is: a campaign on a record outside your organizations and locations is NOT_FOUND. */
+export async function getRcmCampaignById<Q extends CampaignQuery>(services: Services, input: { viewer: Viewer; id: string; query?: Q }) {
+  const id = parseId(input.id);
+  const campaign = await services.db.rcmCampaign.findFirst({ ...(input.query ?? {}), where: { id, document: readableDocumentsWhere(input.viewer) } });
+  if (!campaign) throw new AppError('NOT_FOUND', 'Campaign not found.');
+  return campaign;
+}
+
 /** Moves a campaign along its lifecycle; anything else is a CONFLICT naming the current status. */
 export async function transitionRcmCampaign<Q extends CampaignQuery>(services: Services, input: { viewer: Viewer; client: ClientInfo; id: string; action: CampaignAction; query?: Q }) {
   const id = parseId(input.id);
