@@ -1,6 +1,7 @@
+import { createHash } from 'node:crypto';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GRAPHIQL_CSP } from '../src/http/security-headers.ts';
+import { DOCS_CSP } from '../src/http/security-headers.ts';
 import { startTestApp, type TestApp } from './support/app.ts';
 
 const APP_ORIGIN = 'https://app.example';
@@ -178,14 +179,32 @@ describe('security headers (development)', () => {
     expect(head).not.toMatch(/content-security-policy/i);
   });
 
-  it('serves GraphiQL in development with a policy it can run under: no script, style or connect restriction, but no framing', async () => {
+  it('serves GraphiQL in development under a policy that runs its one inline script, by hash, and names no other origin', async () => {
     const response = await fetch(`${t.url}/graphql`, { headers: { accept: 'text/html' } });
     expect(response.headers.get('content-type')).toMatch(/^text\/html/);
-    expect(await response.text()).toMatch(/<script/);
-    expect(response.headers.get('content-security-policy')).toBe(GRAPHIQL_CSP);
-    expect(GRAPHIQL_CSP).not.toMatch(/default-src|script-src|style-src|connect-src|worker-src/);
+    const page = await response.text();
+    const csp = response.headers.get('content-security-policy')!;
+    expect(csp).toMatch(/^default-src 'none'; /);
+    expect(csp).toMatch(/frame-ancestors 'none'/);
+    expect(csp).not.toMatch(/https?:|\*|'unsafe-eval'/);
+    // The page's only executable script is the one the policy names; the options are a JSON data block.
+    const scripts = [...page.matchAll(/<script([^>]*)>([\s\S]*?)<\/script>/g)].filter(([, attributes]) => !attributes!.includes('application/json'));
+    expect(scripts).toHaveLength(1);
+    const hash = createHash('sha256').update(scripts[0]![2]!, 'utf8').digest('base64');
+    expect(csp).toContain(`script-src 'sha256-${hash}';`);
+    expect(page).not.toMatch(/<script[^>]*\ssrc=|<link[^>]*href="https?:/);
     expect(response.headers.get('x-frame-options')).toBe('DENY');
     expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+  });
+
+  it('serves the API reference page under its own policy: scripts and styles from this origin only', async () => {
+    const response = await fetch(`${t.url}/v1/docs`);
+    expect(response.status).toBe(200);
+    expectSecurityHeaders(response.headers);
+    expect(response.headers.get('content-security-policy')).toBe(DOCS_CSP);
+    expect(DOCS_CSP).toMatch(/script-src 'self';/);
+    expect(DOCS_CSP).not.toMatch(/https?:|\*|'unsafe-/);
+    expect(await response.text()).not.toMatch(/<script>|<style>|https?:\/\//);
   });
 
   it('sends no Strict-Transport-Security outside production over plain HTTP', async () => {
@@ -207,6 +226,13 @@ describe('security headers (production)', () => {
     expect((await prod.graphql('{ __typename }')).headers.get('strict-transport-security')).toBe(hsts);
     expect((await fetch(`${prod.url}/nothing-here`)).headers.get('strict-transport-security')).toBe(hsts);
     expect(rawHeaders(await rawRequest(prod.url, upgrade('/elsewhere'))).headers.get('strict-transport-security')).toBe(hsts);
+  });
+
+  it('serves the API reference at /v1/docs in production too: it documents a public API', async () => {
+    const response = await fetch(`${prod.url}/v1/docs`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(response.headers.get('content-security-policy')).toBe(DOCS_CSP);
   });
 
   it('serves no GraphiQL page, so a browser asking for HTML gets the strict API policy', async () => {

@@ -16,11 +16,35 @@ const API_CSP = {
   frameAncestors: ["'none'"],
 };
 
+/** What every page's policy ends with: no framing, no <base>, no form posts anywhere. */
+const PAGE_CSP_TAIL = "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
 /**
- * GraphiQL (development only) loads its scripts, styles and workers from a CDN and starts them with an inline
- * script, so a script policy would break it. It keeps what cannot break it: no framing, no <base>, no plugins.
+ * The API reference at /v1/docs (Swagger UI): its scripts, style sheets and icon are files from this server, and it
+ * fetches only /v1/openapi.json (and, for "Try it out", the API itself). `data:` images are the icons inlined in
+ * Swagger UI's style sheet. No inline script or style, no other origin.
  */
-export const GRAPHIQL_CSP = "frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
+export const DOCS_CSP = `default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; ${PAGE_CSP_TAIL}`;
+
+/**
+ * GraphiQL (development only), from the `@graphql-yoga/render-graphiql` package: the page carries everything inline,
+ * so its one script is allowed by hash (`scriptHash`, base64 SHA-256) and nothing else may run. Its editor (Monaco)
+ * adds <style> elements as it goes, so styles must be allowed inline; its workers start from `blob:` URLs the page
+ * makes of its own code; its fonts and icons are `data:` URLs. It talks to /graphql on this origin only (HTTP and
+ * WebSocket). No directive names another origin.
+ */
+export function graphiqlCsp(scriptHash: string): string {
+  return [
+    "default-src 'none'",
+    `script-src 'sha256-${scriptHash}'`,
+    "style-src 'unsafe-inline'",
+    "img-src 'self' data:",
+    'font-src data:',
+    'worker-src blob:',
+    "connect-src 'self'",
+    PAGE_CSP_TAIL,
+  ].join('; ');
+}
 
 /** One year, as browsers' preload lists expect; only sent where the API is (or is meant to be) served over HTTPS. */
 const HSTS_MAX_AGE_SECONDS = 365 * 86_400;
@@ -57,8 +81,8 @@ export interface SecurityHeaders {
   apply(res: ServerResponse): void;
   /**
    * For /graphql: yoga's own headers are written after `apply`, so this plugin makes sure its answers keep
-   * `Cache-Control: no-store` (event streams included), vary by `Origin` (the CORS answer depends on it) and, in
-   * development only, give the GraphiQL page the policy it can work with.
+   * `Cache-Control: no-store` (event streams included) and vary by `Origin` (the CORS answer depends on it). The
+   * GraphiQL page's policy is set by GraphiQL's own plugin (src/graphql/graphiql.ts), which knows its script's hash.
    */
   yogaPlugin(): Plugin;
   /**
@@ -69,7 +93,6 @@ export interface SecurityHeaders {
 }
 
 export function createSecurityHeaders(config: Pick<Config, 'env' | 'publicUrl'>): SecurityHeaders {
-  const development = config.env !== 'production';
   const headers: Record<string, string> = {
     ...recordHeaders(
       helmet({
@@ -103,7 +126,6 @@ export function createSecurityHeaders(config: Pick<Config, 'env' | 'publicUrl'>)
           const vary = response.headers.get('Vary');
           if (!vary) response.headers.set('Vary', 'Origin');
           else if (!vary.split(',').some((entry) => entry.trim().toLowerCase() === 'origin')) response.headers.set('Vary', `${vary}, Origin`);
-          if (development && response.headers.get('Content-Type')?.startsWith('text/html')) response.headers.set('Content-Security-Policy', GRAPHIQL_CSP);
         },
       };
     },

@@ -4,6 +4,7 @@ import { getOperationAST, type DocumentNode, type GraphQLError, type ValidationC
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Context, Services } from '../graphql/context.ts';
 import { createErrorMasker } from '../graphql/errors.ts';
+import { createGraphiQL } from '../graphql/graphiql.ts';
 import { useIdempotency } from '../graphql/idempotency.ts';
 import { useNoIntrospection } from '../graphql/introspection.ts';
 import { useInputLengthLimit } from '../graphql/input-limits.ts';
@@ -174,13 +175,17 @@ export function createGraphQLHttp({ services, errorLog, sessionGuard, securityHe
     },
     useIdempotency(createIdempotencyStore(services)),
   ];
+  // GraphiQL in development only, served whole from its npm package (no CDN), under its own policy.
+  const graphiql = production ? undefined : createGraphiQL();
+  if (graphiql) plugins.push(graphiql.plugin);
   if (production) plugins.push(useNoIntrospection(), useNoSuggestions());
   plugins.push(useOperationScope());
 
   const yoga = createYoga<GraphQLServerContext, Context>({
     schema,
     graphqlEndpoint: '/graphql',
-    graphiql: production ? false : { title: 'Safeclose API' },
+    graphiql: graphiql ? { title: 'Safeclose API' } : false,
+    renderGraphiQL: graphiql?.render,
     landingPage: false,
     batching: false,
     logging: yogaLogger(logger),

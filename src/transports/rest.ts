@@ -4,6 +4,7 @@ import type { ErrorLog } from '../lib/error-log.ts';
 import { appRoutes } from '../modules/apps/apps.rest.ts';
 import { partnerRoutes } from '../modules/partners/partners.rest.ts';
 import { tokenRoutes } from '../modules/tokens/tokens.rest.ts';
+import { docsRoutes } from '../rest/docs-page.ts';
 import type { CompiledGraphqlRoute } from '../rest/graphql-route.ts';
 import type { IdempotencyStore } from '../rest/idempotency.ts';
 import { buildOpenApiDocument, type DocumentedRoute } from '../rest/openapi.ts';
@@ -19,8 +20,8 @@ export const REST_API_VERSION = '1.0.0';
 export const seedRoutes: RestRoute[] = [...appRoutes, ...partnerRoutes, ...tokenRoutes];
 
 /**
- * Every REST route in one table: the seed endpoints, the `/v1` resources, and the OpenAPI document generated from
- * that same table (at the first request for it).
+ * Every REST route in one table: the seed endpoints, the `/v1` resources, the OpenAPI document generated from that
+ * same table (at the first request for it), and the reference page at `/v1/docs` that renders it.
  */
 export function restRoutes(schema: GraphQLSchema, resources: CompiledGraphqlRoute[], publicUrl: string): RestRoute[] {
   const routes: DocumentedRoute[] = [...seedRoutes, ...resources];
@@ -41,7 +42,8 @@ export function restRoutes(schema: GraphQLSchema, resources: CompiledGraphqlRout
       responses: { 200: { description: 'The OpenAPI 3.1 document of the REST API.', schema: { type: 'object' } } },
     },
   };
-  routes.push(openApiRoute);
+  // The reference rendered from that document, with its assets from this server.
+  routes.push(openApiRoute, ...docsRoutes());
   return routes;
 }
 
