@@ -39,6 +39,8 @@ export interface ParityWorld {
   other: { organizationId: string; locationId: string };
   /** The signing package the signer, the sender session and the signer session are tied to (home organization). */
   signing: { packageId: string; signerSlotId: string; signerIdentityId: string };
+  /** The account behind each caller's session (the run-as user for app sessions; the owner for no token). */
+  accountOf: Record<CallerKind, { id: string; email: string }>;
   /** A fresh chattel record (and loan), made directly in the database, so each mutating request gets its own. */
   record(input: { organization: 'home' | 'other'; location?: 'in' | 'out' | null; loan?: boolean; serialNumber?: string }): Promise<{ documentId: string; serialNumber: string; loanId?: string; loanNumber?: string }>;
 }
@@ -142,6 +144,19 @@ export async function buildParityWorld(t: TestApp): Promise<ParityWorld> {
     home: { organizationId: homeId, inLocationId: home.location.id, outLocationId: outLocation.id, fullRoleId: home.role.id, staffRoleId: staffRole.id },
     other: { organizationId: other.organization.id, locationId: other.location.id },
     signing: { packageId: pkg.id, signerSlotId: pkg.signers[0]!.id, signerIdentityId: signerIdentity.id },
+    accountOf: {
+      owner: users.owner,
+      anonymous: users.owner,
+      admin: users.admin,
+      managerInScope: users.managerInScope,
+      managerOutOfScope: users.managerOutOfScope,
+      staffWithoutPermission: users.staffWithoutPermission,
+      signer: users.signer,
+      senderSession: users.managerInScope,
+      signerSession: users.signer,
+      appKeySession: users.runner,
+      appOAuthSession: users.runner,
+    },
     async record(input) {
       const organizationId = input.organization === 'home' ? homeId : other.organization.id;
       const locationId = input.organization === 'other' ? other.location.id : input.location === null ? null : locations[input.location ?? 'in'];
@@ -213,6 +228,10 @@ function setAt(target: Json, path: string, value: unknown): void {
 export function variablesFor(spec: GraphqlRouteSpec, request: RouteRequest): Json {
   const variables: Json = {};
   if (spec.body) setAt(variables, spec.body, structuredClone(request.body ?? {}));
+  for (const [name, value] of Object.entries(request.body ?? {})) {
+    const path = spec.bodyFields?.[name];
+    if (path) setAt(variables, path, structuredClone(value));
+  }
   for (const [name, path] of Object.entries(spec.params ?? {})) setAt(variables, path, request.params?.[name]);
   for (const [name, path] of Object.entries(spec.query ?? {})) if (request.query?.[name] !== undefined) setAt(variables, path, request.query[name]);
   if (spec.ifMatch && request.ifMatch !== undefined) setAt(variables, spec.ifMatch, request.ifMatch);
@@ -231,7 +250,11 @@ function rootFieldOf(spec: GraphqlRouteSpec): string {
  * the root field's value (a list's nodes, an unwrapped field), or the first error's code and reason with its status.
  */
 export async function callGraphql(t: TestApp, spec: GraphqlRouteSpec, request: RouteRequest, token: string | undefined): Promise<Answer> {
-  const { body } = await t.graphql<Json, Json>(spec.operation, variablesFor(spec, request), { token });
+  const variables = variablesFor(spec, request);
+  let { body } = await t.graphql<Json, Json>(spec.operation, variables, { token });
+  // A route with a signer's narrower operation declares that it answers with it when the full one is NOT_FOR_SIGNERS.
+  const signerOperation = (spec as { signerOperation?: string }).signerOperation;
+  if (signerOperation && body.errors?.some((e) => e.extensions?.reason === 'NOT_FOR_SIGNERS')) body = (await t.graphql<Json, Json>(signerOperation, variables, { token })).body;
   const root = body.data?.[rootFieldOf(spec)] as Json | boolean | null | undefined;
   const error = body.errors?.[0]?.extensions;
   if (error) {
@@ -241,14 +264,12 @@ export async function callGraphql(t: TestApp, spec: GraphqlRouteSpec, request: R
     return { status, code, reason };
   }
   if (root === null || root === undefined) return { status: 404, code: 'NOT_FOUND' };
-  if (spec.unwrap) {
-    const value = (root as Json)[spec.unwrap.field];
-    if (value === null || value === undefined) return { status: 404, code: 'NOT_FOUND', reason: spec.unwrap.missing.reason };
-    return { status: 200, body: value };
-  }
-  if (spec.noContent) return root === true ? { status: 204 } : { status: 500, code: 'NOT_TRUE' };
+  const value = spec.unwrap ? (root as Json)[spec.unwrap.field] : root;
+  if (spec.unwrap && (value === null || value === undefined)) return { status: 404, code: 'NOT_FOUND', reason: spec.unwrap.missing.reason };
+  if (spec.noContent) return value === true ? { status: 204 } : { status: 500, code: 'NOT_TRUE' };
+  if (spec.list && Array.isArray(value)) return { status: 200, body: { items: value, next: null } };
   if (spec.list) {
-    const connection = root as { edges: Array<{ node: unknown }>; pageInfo: { hasNextPage: boolean; endCursor: string | null }; totalCount?: number };
+    const connection = value as { edges: Array<{ node: unknown }>; pageInfo: { hasNextPage: boolean; endCursor: string | null }; totalCount?: number };
     return {
       status: 200,
       body: {
@@ -258,7 +279,7 @@ export async function callGraphql(t: TestApp, spec: GraphqlRouteSpec, request: R
       },
     };
   }
-  return { status: spec.created ? 201 : 200, body: root };
+  return { status: spec.created ? 201 : 200, body: value };
 }
 
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
