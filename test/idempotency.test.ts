@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { getNamedType, isObjectType } from 'graphql';
+import { getNamedType, isInputObjectType, isObjectType, type GraphQLInputType } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SECRET_RETURNING_MUTATIONS } from '../src/graphql/idempotency.ts';
+import { PASSWORD_CARRYING_MUTATIONS, SECRET_RETURNING_MUTATIONS } from '../src/graphql/idempotency.ts';
 import { schema } from '../src/graphql/schema.ts';
 import { AppError } from '../src/lib/errors.ts';
 import { createLogger } from '../src/lib/logger.ts';
@@ -380,5 +380,25 @@ describe('GraphQL mutations over HTTP', () => {
       .map((field) => field.name)
       .sort();
     expect(returningSecrets).toEqual([...SECRET_RETURNING_MUTATIONS].sort());
+  });
+
+  it('lists exactly the mutations that take a password (besides those answering secrets), and refuses a key on them', async () => {
+    const fields = schema.getMutationType()!.getFields();
+    const takesPassword = (type: GraphQLInputType): boolean => {
+      const named = getNamedType(type);
+      return isInputObjectType(named) && Object.values(named.getFields()).some((f) => /password/i.test(f.name) || takesPassword(f.type));
+    };
+    const carrying = Object.values(fields)
+      .filter((field) => !SECRET_RETURNING_MUTATIONS.has(field.name) && field.args.some((a) => /password/i.test(a.name) || takesPassword(a.type)))
+      .map((field) => field.name)
+      .sort();
+    expect(carrying).toEqual([...PASSWORD_CARRYING_MUTATIONS].sort());
+
+    const user = await createUser(t.db.prisma, { email: `pw-${Date.now()}@idempotency.test` });
+    const { token } = await signInAs(t.app.services, user.id);
+    const refused = await t.graphql('mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) }', { c: 'Current-Passw0rd!', n: 'Another-Passw0rd!' }, withKey(token, 'pw'));
+    expect(refused.status).toBe(400);
+    expect(refused.body.errors?.[0]?.extensions).toMatchObject({ reason: 'IDEMPOTENCY_NOT_SUPPORTED', field: 'Idempotency-Key' });
+    expect(await t.db.prisma.idempotencyKey.count({ where: { key: 'pw' } })).toBe(0);
   });
 });

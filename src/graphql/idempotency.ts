@@ -42,6 +42,12 @@ export const SECRET_RETURNING_MUTATIONS: ReadonlySet<string> = new Set([
   'createPartner',
 ]);
 
+/**
+ * Mutations whose request carries a password. A key's fingerprint (a fast SHA-256 of the variables) is kept with
+ * it, which for a password would be a guessable hash of it: an `Idempotency-Key` on them is refused as well.
+ */
+export const PASSWORD_CARRYING_MUTATIONS: ReadonlySet<string> = new Set(['changePassword', 'resetPassword']);
+
 interface GraphQLParams {
   query?: string | null;
   variables?: unknown;
@@ -209,8 +215,11 @@ export function useIdempotency(store: IdempotencyStore): Plugin {
       try {
         const key = readIdempotencyKey(request.headers.get(IDEMPOTENCY_KEY_HEADER));
         if (key === undefined) return;
-        const secret = rootFieldNames(operation.selectionSet, fragmentsOf(args.document)).find((name) => SECRET_RETURNING_MUTATIONS.has(name));
+        const roots = rootFieldNames(operation.selectionSet, fragmentsOf(args.document));
+        const secret = roots.find((name) => SECRET_RETURNING_MUTATIONS.has(name));
         if (secret) throw idempotencyNotSupported(`are not supported on ${secret}, whose answer carries secrets that are never stored`);
+        const password = roots.find((name) => PASSWORD_CARRYING_MUTATIONS.has(name));
+        if (password) throw idempotencyNotSupported(`are not supported on ${password}, whose request carries a password that is never stored`);
         const scope = idempotencyScope(context.viewer);
         const params = context.params ?? {};
         const answer = deferred<StoredResponse>();

@@ -267,7 +267,8 @@ export const organizationResources: GraphqlRouteSpec[] = [
       ${INVITATION_FIELDS}`,
     params: { id: 'input.organizationId' },
     body: 'input',
-    created: (invitation) => `/v1/invitations/${String(invitation.id)}`,
+    // An invitation is read in its organization's list, and revoked at /v1/invitations/{id}/revoke: no Location.
+    created: () => null,
   },
   {
     method: 'POST',
