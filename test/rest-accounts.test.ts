@@ -258,3 +258,48 @@ describe('signing identities under /v1', () => {
     expect((await api(manager.token).DELETE('/v1/signing-identities/{id}', { params: { path: { id } } })).response.status).toBe(404);
   });
 });
+
+describe('signing up and in over REST', () => {
+  const secret = 'a long passphrase for rest sign-in';
+
+  it('signs up (201), the token reads /v1/me, and nothing sets a cookie or logs the password', async () => {
+    const email = `rest-signup-${Date.now()}@example.test`;
+    const { data, response } = await api().POST('/v1/users', { body: { email, name: 'Rest Newcomer', password: secret } });
+    expect(response.status).toBe(201);
+    expect(response.headers.get('location')).toBe('http://safeclose.test/v1/me');
+    expect(response.headers.get('set-cookie')).toBeNull();
+    expect(response.headers.get('cache-control')).toBe('no-store');
+    expect(data).toMatchObject({ tokenType: 'Bearer', accessToken: expect.any(String), refreshToken: expect.any(String), user: { email, name: 'Rest Newcomer' } });
+    const me = await api(data!.accessToken).GET('/v1/me');
+    expect(me.data).toMatchObject({ id: data!.user.id, email });
+    expect(t.logs.text).not.toContain(secret);
+  });
+
+  it('signs in with the right password (200) and not with a wrong one (401 INVALID_CREDENTIALS), nor anonymously with a key', async () => {
+    const email = `rest-signin-${Date.now()}@example.test`;
+    expect((await api().POST('/v1/users', { body: { email, name: 'Rest Signer-In', password: secret } })).response.status).toBe(201);
+    const wrong = await api().POST('/v1/sessions', { body: { email, password: 'not the passphrase at all' } });
+    expect(wrong.response.status).toBe(401);
+    expect(wrong.response.headers.get('content-type')).toBe(PROBLEM);
+    expect(wrong.error).toMatchObject({ code: 'UNAUTHENTICATED', reason: 'INVALID_CREDENTIALS' });
+    const right = await api().POST('/v1/sessions', { body: { email, password: secret } });
+    expect(right.response.status).toBe(200);
+    expect(right.data!.user.email).toBe(email);
+    const keyed = await fetch(`${t.url}/v1/sessions`, { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': 'signin-1' }, body: JSON.stringify({ email, password: secret }) });
+    expect(keyed.status).toBe(400);
+    expect(await keyed.json()).toMatchObject({ reason: 'IDEMPOTENCY_NOT_SUPPORTED' });
+    expect(t.logs.text).not.toContain(secret);
+  });
+
+  it('refreshes once with a refresh token; the same refresh token a second time is refused', async () => {
+    const email = `rest-refresh-${Date.now()}@example.test`;
+    const signedUp = await api().POST('/v1/users', { body: { email, name: 'Rest Refresher', password: secret } });
+    const refreshed = await api().POST('/v1/sessions/refresh', { body: { refreshToken: signedUp.data!.refreshToken } });
+    expect(refreshed.response.status).toBe(200);
+    expect(refreshed.data!.refreshToken).not.toBe(signedUp.data!.refreshToken);
+    expect((await api(refreshed.data!.accessToken).GET('/v1/me')).response.status).toBe(200);
+    const reused = await api().POST('/v1/sessions/refresh', { body: { refreshToken: signedUp.data!.refreshToken } });
+    expect(reused.response.status).toBe(401);
+    expect(reused.error).toMatchObject({ code: 'UNAUTHENTICATED' });
+  });
+});

@@ -57,6 +57,8 @@ export interface GraphqlRouteSpec {
    * kept in the database, would be a fast hash of them.
    */
   secretBody?: boolean;
+  /** Callable without a session (signing up and in): documented without a security requirement. */
+  public?: boolean;
   /**
    * The variable `If-Match` fills with the version the change applies to. Such a route answers 428 without the
    * header and 412 when the record has moved on (`STALE_VERSION`).

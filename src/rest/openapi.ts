@@ -293,7 +293,7 @@ function describeGraphqlRoute(writer: SchemaWriter, schema: GraphQLSchema, route
     tags: [spec.tag],
     summary: spec.summary,
     description: [spec.description, `Runs the GraphQL ${operation.operation} \`${field.name}\`.`].filter(Boolean).join('\n\n'),
-    security: [{ bearerAuth: [] }],
+    security: spec.public ? [] : [{ bearerAuth: [] }],
     parameters,
     ...(body ? { requestBody: { required: true, content: { 'application/json': { schema: body } } } } : {}),
     responses: { ...success, ...errors },

@@ -9,8 +9,63 @@ const SESSION_FIELDS = /* GraphQL */ `
   fragment RestSession on Session { id kind ip userAgent createdAt lastSeenAt expiresAt current }
 `;
 
-/** The signed-in account and its sessions under `/v1`: each route is the GraphQL operation beside it. */
+const AUTH_PAYLOAD_FIELDS = /* GraphQL */ `
+  fragment RestAuthPayload on AuthPayload {
+    tokenType accessToken accessTokenExpiresAt refreshToken refreshTokenExpiresAt deviceToken user { ...RestUser }
+  }
+  ${USER_FIELDS}
+`;
+
+/**
+ * Signing up and in, and the signed-in account and its sessions, under `/v1`: each route is the GraphQL operation
+ * beside it. The session routes answer tokens in the body only (REST sets no cookies) and refuse Idempotency-Key:
+ * their requests carry passwords and their answers secrets.
+ */
 export const accountResources: GraphqlRouteSpec[] = [
+  {
+    method: 'POST',
+    path: '/v1/users',
+    operationId: 'signUp',
+    tag: 'Account',
+    summary: 'Create an account and sign in',
+    description: 'Answers a session for the new account; keep `accessToken` for `Authorization: Bearer`, and `refreshToken` and `deviceToken` for later.',
+    operation: /* GraphQL */ `
+      mutation RestSignUp($input: SignUpInput!) { signUp(input: $input) { ...RestAuthPayload } }
+      ${AUTH_PAYLOAD_FIELDS}`,
+    body: 'input',
+    secretBody: true,
+    public: true,
+    created: () => '/v1/me',
+  },
+  {
+    method: 'POST',
+    path: '/v1/sessions',
+    operationId: 'signIn',
+    tag: 'Account',
+    summary: 'Sign in with email and password',
+    description:
+      'Answers a session. A wrong email or password is 401 `INVALID_CREDENTIALS`, the same for both; repeated failures are limited (429 with `Retry-After`). Send the `deviceToken` of an earlier sign-in to keep this client’s own failure budget.',
+    operation: /* GraphQL */ `
+      mutation RestSignIn($input: SignInInput!) { signIn(input: $input) { ...RestAuthPayload } }
+      ${AUTH_PAYLOAD_FIELDS}`,
+    body: 'input',
+    secretBody: true,
+    public: true,
+  },
+  {
+    method: 'POST',
+    path: '/v1/sessions/refresh',
+    operationId: 'refreshSession',
+    tag: 'Account',
+    summary: 'Trade a refresh token for a new access token and refresh token',
+    description: 'Each refresh token works once; using one twice ends its session.',
+    operation: /* GraphQL */ `
+      mutation RestRefreshSession($refreshToken: String) { refreshSession(refreshToken: $refreshToken) { ...RestAuthPayload } }
+      ${AUTH_PAYLOAD_FIELDS}`,
+    bodyFields: { refreshToken: 'refreshToken' },
+    secretBody: true,
+    public: true,
+  },
   {
     method: 'GET',
     path: '/v1/me',
