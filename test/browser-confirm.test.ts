@@ -1,32 +1,11 @@
-import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { chromium, type Browser, type BrowserContext } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { hashSecret } from '../src/lib/tokens.ts';
 import { startTestApp, type TestApp } from './support/app.ts';
+import { resolveChromium } from './support/chromium.ts';
 import { createUser, signInAs } from './support/factories.ts';
-
-/**
- * The browser: CHROMIUM_PATH when set (it must be an executable), else the Chromium build that the
- * `@sparticuz/chromium` dev dependency ships inside its npm package, unpacked on first use. Nothing is downloaded and
- * no system package is needed, so the test runs on every machine `npm install` works on.
- */
-async function resolveChromium(): Promise<{ executablePath: string; args: string[] }> {
-  const configured = process.env.CHROMIUM_PATH;
-  if (configured) {
-    try {
-      fs.accessSync(configured, fs.constants.X_OK);
-    } catch {
-      throw new Error(`CHROMIUM_PATH=${configured} is not an executable`);
-    }
-    return { executablePath: configured, args: ['--disable-gpu', '--disable-quic', '--disable-component-update'] };
-  }
-  const { default: bundled } = await import('@sparticuz/chromium');
-  // Not the package's own `args`: those suit a serverless sandbox and turn off web security and site isolation,
-  // which the cross-site tests here depend on. Root in a container needs --no-sandbox.
-  return { executablePath: await bundled.executablePath(), args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-component-update', '--disable-dev-shm-usage'] };
-}
 
 const CREATE_PARTNER = `mutation($input: CreatePartnerInput!) { createPartner(input: $input) { apiKey partner { id partnerKey } } }`;
 const CREATE_CUSTOMER = `mutation($input: CreatePartnerCustomerInput!) { createPartnerCustomer(input: $input) { id } }`;

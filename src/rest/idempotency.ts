@@ -3,6 +3,7 @@ import type { Db } from '../db/client.ts';
 import type { Services } from '../graphql/context.ts';
 import type { Clock } from '../lib/clock.ts';
 import { AppError } from '../lib/errors.ts';
+import { runPeriodically, type PeriodicTask } from '../lib/periodic.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Viewer } from '../modules/auth/viewer.ts';
 
@@ -199,24 +200,12 @@ export class IdempotencyStore {
   }
 
   /** Purges expired keys every `intervalMs` on a timer that never holds the process open. */
-  schedulePurge(intervalMs = PURGE_INTERVAL_MS): { stop(): Promise<void> } {
-    let running: Promise<void> | undefined;
-    const timer = setInterval(() => {
-      if (running) return;
-      running = this.purgeExpired()
-        .then(() => undefined)
-        .catch((error: unknown) => this.#logger.warn({ err: error }, 'idempotency key purge failed'))
-        .finally(() => {
-          running = undefined;
-        });
-    }, intervalMs);
-    timer.unref();
-    return {
-      async stop() {
-        clearInterval(timer);
-        await running;
-      },
-    };
+  schedulePurge(intervalMs = PURGE_INTERVAL_MS): PeriodicTask {
+    return runPeriodically(
+      async () => void (await this.purgeExpired()),
+      intervalMs,
+      (error) => this.#logger.warn({ err: error }, 'idempotency key purge failed'),
+    );
   }
 
   async #claim(input: IdempotencyInput): Promise<Claim> {

@@ -7,6 +7,7 @@ import { AppError } from '../../lib/errors.ts';
 import { parseId } from '../../lib/ids.ts';
 import { optionalText, text } from '../../lib/validate.ts';
 import { withActivityPublishing } from '../../realtime/publish.ts';
+import { runPeriodically, type PeriodicTask } from '../../lib/periodic.ts';
 import { recordActivity, type ActivityInput } from '../activity/activity.service.ts';
 import { normaliseEmail } from '../auth/accounts.service.ts';
 import type { ClientInfo } from '../auth/sessions.service.ts';
@@ -106,27 +107,16 @@ export async function expireOverduePackages(services: Pick<Services, 'db' | 'clo
  * Runs expireOverduePackages every `intervalMs` (SIGNING_EXPIRY_SWEEP_SECONDS), publishing the live events of what it
  * records, one run at a time. `stop()` cancels the timer and waits for a run under way.
  */
-export function schedulePackageExpiry(services: Pick<Services, 'db' | 'clock' | 'logger' | 'events'>, intervalMs: number): { stop(): Promise<void> } {
+export function schedulePackageExpiry(services: Pick<Services, 'db' | 'clock' | 'logger' | 'events'>, intervalMs: number): PeriodicTask {
   const publishing = { db: services.db, bus: services.events, logger: services.logger };
-  let running: Promise<void> | undefined;
-  const timer = setInterval(() => {
-    if (running) return;
-    running = withActivityPublishing(publishing, () => expireOverduePackages(services))
-      .then((count) => {
-        if (count > 0) services.logger.info({ count }, 'signing packages expired');
-      })
-      .catch((error: unknown) => services.logger.warn({ err: error }, 'signing package expiry sweep failed'))
-      .finally(() => {
-        running = undefined;
-      });
-  }, intervalMs);
-  timer.unref();
-  return {
-    async stop() {
-      clearInterval(timer);
-      await running;
+  return runPeriodically(
+    async () => {
+      const count = await withActivityPublishing(publishing, () => expireOverduePackages(services));
+      if (count > 0) services.logger.info({ count }, 'signing packages expired');
     },
-  };
+    intervalMs,
+    (error) => services.logger.warn({ err: error }, 'signing package expiry sweep failed'),
+  );
 }
 
 export interface CreateSigningPackageInput<Q> extends Actor {
