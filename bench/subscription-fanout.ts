@@ -51,7 +51,7 @@ async function measure(label: string, workerData: Record<string, unknown>, broad
   const ask = <T>(command: string) =>
     new Promise<T>((resolve, reject) => {
       if (failure) reject(failure);
-      worker.once('message', resolve);
+      worker.once('message', (message: T & { error?: string }) => (message.error ? reject(new Error(message.error)) : resolve(message)));
       worker.postMessage(command);
     });
   const before = heapUsed();
@@ -82,7 +82,11 @@ export async function benchSubscriptionFanout(): Promise<{ p99Ratio: number }> {
   const empty = await createEmptyPostgresDatabase(benchDatabaseUrl, 'safeclose_bench');
   const logger = createLogger({ level: 'silent' });
   const database = await openDatabase({ kind: 'postgres', url: empty.url, poolSize: 10 }, { logger });
-  const config = loadConfig({ NODE_ENV: 'production', PORT: '0', KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'), LOG_LEVEL: 'silent', DATABASE_URL: empty.url, PUBLIC_URL: 'http://bench.local', WS_SESSION_CHECK_MS: '60000' });
+  const config = loadConfig({
+    NODE_ENV: 'production', PORT: '0', KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'), LOG_LEVEL: 'silent', DATABASE_URL: empty.url, PUBLIC_URL: 'http://bench.local', WS_SESSION_CHECK_MS: '60000',
+    // Every subscriber here shares one session and one address: the caps on both are not what this measures.
+    WS_MAX_CONNECTIONS_PER_SESSION: String(CLIENTS), WS_MAX_CONNECTIONS_PER_ADDRESS: String(CLIENTS),
+  });
   const app = await buildApp(config, { logger, database, keys: await createMemoryKeyStore() });
   const raw = new WebSocketServer({ port: 0, host: '127.0.0.1' });
   try {

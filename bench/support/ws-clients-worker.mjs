@@ -11,6 +11,8 @@ function open() {
   return new Promise((resolve, reject) => {
     const socket = protocol ? new WebSocket(url, protocol) : new WebSocket(url);
     socket.on('error', reject);
+    // A server that refuses the connection (a cap, a bad token) closes it: fail instead of waiting for ever.
+    socket.on('close', (code, reason) => reject(new Error(`The server closed a connection: ${code} ${reason}`)));
     socket.on('message', (data) => {
       const message = JSON.parse(data.toString());
       if (message.type === 'connection_ack') {
@@ -30,13 +32,17 @@ function open() {
 }
 
 parentPort.on('message', async (command) => {
-  if (command === 'connect') {
-    for (let i = 0; i < count; i += 50) await Promise.all(Array.from({ length: Math.min(50, count - i) }, open));
-    parentPort.postMessage({ connected: sockets.length });
-  } else if (command === 'collect') {
-    parentPort.postMessage({ received: received.splice(0) });
-  } else if (command === 'close') {
-    for (const socket of sockets) socket.terminate();
-    parentPort.postMessage({ closed: true });
+  try {
+    if (command === 'connect') {
+      for (let i = 0; i < count; i += 50) await Promise.all(Array.from({ length: Math.min(50, count - i) }, open));
+      parentPort.postMessage({ connected: sockets.length });
+    } else if (command === 'collect') {
+      parentPort.postMessage({ received: received.splice(0) });
+    } else if (command === 'close') {
+      for (const socket of sockets) socket.terminate();
+      parentPort.postMessage({ closed: true });
+    }
+  } catch (error) {
+    parentPort.postMessage({ error: error instanceof Error ? error.message : String(error) });
   }
 });
