@@ -119,6 +119,7 @@ const environmentSchema = z.object({
   INVITATIONS_PER_SENDER: integer(1, 100_000).default(20),
   INVITATIONS_PER_ORGANIZATION: integer(1, 1_000_000).default(100),
   INVITATION_WINDOW_SECONDS: integer(1, 7 * 86_400).default(3600),
+  ORGANIZATION_RETENTION_DAYS: integer(0, 3650).default(90),
   OAUTH_ACCESS_TOKEN_TTL_SECONDS: integer(60, 86_400).default(3600),
   CREDENTIAL_FAILURES_PER_ADDRESS: integer(1, 100_000).default(20),
   CREDENTIAL_FAILURES_PER_IDENTIFIER: integer(1, 1_000_000).default(100),
@@ -228,6 +229,10 @@ export interface Config {
     perSender: number;
     perOrganization: number;
     windowSeconds: number;
+  };
+  organizations: {
+    /** How long a closed organization's data is kept before `npm run organizations:purge` deletes it. */
+    retentionDays: number;
   };
   /**
    * Failed authentications with machine credentials (partner API keys, OAuth client secrets, app sign-in keys), per
@@ -357,6 +362,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       windowSeconds: e.MAGIC_LINK_WINDOW_SECONDS,
     },
     invitations: { perSender: e.INVITATIONS_PER_SENDER, perOrganization: e.INVITATIONS_PER_ORGANIZATION, windowSeconds: e.INVITATION_WINDOW_SECONDS },
+    organizations: { retentionDays: e.ORGANIZATION_RETENTION_DAYS },
     credentialLimits: {
       perAddress: e.CREDENTIAL_FAILURES_PER_ADDRESS,
       perIdentifier: e.CREDENTIAL_FAILURES_PER_IDENTIFIER,
