@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LinkSigningIdentityDocument, MeDocument, UnlinkSigningIdentityDocument } from './generated/graphql.ts';
+import { LinkSigningIdentityDocument, MeDocument, SigningPackagesDocument, UnlinkSigningIdentityDocument } from './generated/graphql.ts';
 import { startTestApp, type TestApp } from './support/app.ts';
 import { addMember, createOrganization, createUser, signInAs } from './support/factories.ts';
 
@@ -24,12 +24,14 @@ beforeAll(async () => {
   const owner = await make('owner', ['MANAGER']);
   const manager = await make('manager', ['MANAGER']);
   const staff = await make('staff', []);
+  const clerk = await make('clerk', []);
   await make('borrower', ['SIGNER']);
   await make('outsider', ['MANAGER']);
   await addMember(db, { userId: orgAdmin.id, organizationId, roleId: adminRole.id });
   await addMember(db, { userId: owner.id, organizationId, roleId: org.role.id, isOwner: true });
   await addMember(db, { userId: manager.id, organizationId, roleId: org.role.id });
   await addMember(db, { userId: staff.id, organizationId, roleId: org.role.id });
+  await addMember(db, { userId: clerk.id, organizationId, roleId: org.role.id });
 });
 afterAll(async () => {
   await t?.close();
@@ -57,15 +59,26 @@ describe('linking signing identities', () => {
     expect(code(await link('manager', 'staff', 'MANAGER'))).toBe('FORBIDDEN');
   });
 
-  it('nobody links an identity to their own account', async () => {
-    const result = await link('orgAdmin', 'orgAdmin', 'MANAGER');
-    expect(result.body.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', reason: 'SELF_LINK' });
+  it('an organization admin links an identity to their own account; a member who is not an admin cannot grant themselves anything', async () => {
+    expect(code(await link('orgAdmin', 'orgAdmin', 'MANAGER'))).toBe('OK');
+    for (const kind of ['MANAGER', 'ADMIN', 'SIGNER'] as const) {
+      const result = await link('staff', 'staff', kind);
+      expect(result.body.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', reason: 'SELF_LINK' });
+    }
+    const selfAsManager = await link('manager', 'manager', 'SIGNER');
+    expect(selfAsManager.body.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', reason: 'SELF_LINK' });
+  });
+
+  it('an organization admin links signer identities too; an admin of another organization cannot', async () => {
+    expect(code(await link('orgAdmin', 'outsider', 'SIGNER'))).toBe('OK');
+    expect(code(await link('orgAdmin', 'outsider', 'SIGNER', otherOrganizationId))).toBe('FORBIDDEN');
   });
 
   it('a manager with the signing permission links a signer identity to a borrower; a non-manager member cannot', async () => {
     const linked = await link('manager', 'borrower', 'SIGNER');
     expect(linked.body.data?.linkSigningIdentity).toMatchObject({ kind: 'SIGNER', email: people.borrower!.email });
-    expect(code(await link('staff', 'borrower', 'SIGNER'))).toBe('FORBIDDEN');
+    // A member holding `signing` but no manager identity (nor the platform MANAGER role) is no manager.
+    expect(code(await link('clerk', 'borrower', 'SIGNER'))).toBe('FORBIDDEN');
     expect(code(await link('manager', 'borrower', 'SIGNER'))).toBe('CONFLICT');
   });
 
@@ -77,6 +90,14 @@ describe('linking signing identities', () => {
   it('manager identities are only for members', async () => {
     const result = await link('orgAdmin', 'borrower', 'MANAGER');
     expect(result.body.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', reason: 'NOT_A_MEMBER' });
+  });
+
+  it('a linked manager or admin identity alone makes a member holding signing a manager there, without the platform role', async () => {
+    const packages = (as: string) => t.graphql(SigningPackagesDocument, { organizationId }, { token: people[as]!.token });
+    // staff holds the ADMIN identity the owner linked above; clerk holds none. Neither has a platform role.
+    expect((await packages('staff')).body.data?.signingPackages.edges).toEqual([]);
+    expect((await packages('clerk')).body.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', reason: 'NO_MANAGER_IDENTITY' });
+    expect(code(await link('staff', 'clerk', 'SIGNER'))).toBe('OK');
   });
 
   it('unlinks: the linker may, an outsider gets NOT_FOUND', async () => {

@@ -32,3 +32,18 @@ export async function loadMemberships(db: Db, userId: string): Promise<Membershi
     locationIds: row.locations.map((l) => l.locationId),
   }));
 }
+
+/** An active MANAGER or ADMIN signing identity: what makes a member with `signing` a signing manager there. */
+export interface ManagerIdentityAccess {
+  organizationId: string;
+  /** Null: the whole organization (as far as the membership reaches). Otherwise only this location. */
+  locationId: string | null;
+}
+
+/** Reads the user's active manager and admin signing identities fresh (one query), so an unlinked one stops counting at once. */
+export async function loadManagerIdentities(db: Db, userId: string): Promise<ManagerIdentityAccess[]> {
+  return db.signingIdentity.findMany({
+    where: { userId, kind: { in: ['MANAGER', 'ADMIN'] }, revokedAt: null },
+    select: { organizationId: true, locationId: true },
+  });
+}

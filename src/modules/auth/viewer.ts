@@ -4,7 +4,7 @@ import { AppError } from '../../lib/errors.ts';
 import { verifyAccessTokenRefreshingKeys } from './access-token.ts';
 import { appSessionOrganization } from '../apps/app-access.ts';
 import { isSessionPackageOpen } from './package-sessions.ts';
-import { loadMemberships, type MembershipAccess } from './permissions.ts';
+import { loadManagerIdentities, loadMemberships, type ManagerIdentityAccess, type MembershipAccess } from './permissions.ts';
 
 /** The signed-in account behind a request. */
 export interface Viewer {
@@ -36,7 +36,12 @@ export interface Viewer {
    * sender session manages its package only while its account still does; scopes and every other policy use
    * `roles` and `memberships` above.
    */
-  account: { roles: PlatformRole[]; memberships(): Promise<MembershipAccess[]> };
+  account: {
+    roles: PlatformRole[];
+    memberships(): Promise<MembershipAccess[]>;
+    /** The account's active MANAGER and ADMIN signing identities (an app sign-in session: in its organization only). */
+    managerIdentities(): Promise<ManagerIdentityAccess[]>;
+  };
 }
 
 /** Far longer than any token this server issues; a longer Authorization value is refused before it is parsed. */
@@ -138,6 +143,7 @@ export async function authenticate(services: Services, token: string | null): Pr
     await services.db.loginSession.update({ where: { id: claims.sessionId }, data: { lastSeenAt: now } });
   }
   let memberships: Promise<MembershipAccess[]> | undefined;
+  let managerIdentities: Promise<ManagerIdentityAccess[]> | undefined;
   // An app sign-in session acts only inside the organization of its API registration and never as a platform
   // admin: a key holder who may run as someone reaches what that person can do there, not their other
   // organizations. MANAGER and SIGNER stay: they only ever count together with a membership or identity.
@@ -145,6 +151,10 @@ export async function authenticate(services: Services, token: string | null): Pr
   const accountMemberships = () =>
     (memberships ??= loadMemberships(services.db, claims.userId).then((all) =>
       organizationScope === null ? all : all.filter((m) => m.organizationId === organizationScope),
+    ));
+  const accountManagerIdentities = () =>
+    (managerIdentities ??= loadManagerIdentities(services.db, claims.userId).then((all) =>
+      organizationScope === null ? all : all.filter((i) => i.organizationId === organizationScope),
     ));
   // Sender and signer token sessions are never full sessions: no platform roles and no memberships, so every
   // admin, manager and organization rule fails for them; the signing policy alone grants them their package.
@@ -161,6 +171,6 @@ export async function authenticate(services: Services, token: string | null): Pr
     organizationScope,
     accessTokenExpiresAt: claims.expiresAt ?? now,
     memberships: limited ? () => Promise.resolve([]) : accountMemberships,
-    account: { roles: accountRoles, memberships: accountMemberships },
+    account: { roles: accountRoles, memberships: accountMemberships, managerIdentities: accountManagerIdentities },
   };
 }

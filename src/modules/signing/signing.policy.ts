@@ -28,10 +28,31 @@ function signingReach(viewer: Viewer): SigningReach {
   return { kind: 'none' };
 }
 
-/** The memberships that make an account a signing manager: platform role MANAGER and `signing` in the organization. */
+/**
+ * The memberships in which an account is a signing manager, each with the locations it manages there. A member
+ * whose role holds `signing` is a manager where an active MANAGER or ADMIN signing identity is linked to the account
+ * (which an organization admin links, to themselves too), limited to the identity's location when it names one; a
+ * holder of the platform MANAGER role is one wherever it holds `signing`, as far as the membership reaches.
+ */
 async function signingManagerMemberships(access: Viewer['account']): Promise<MembershipAccess[]> {
-  if (!access.roles.includes('MANAGER')) return [];
-  return (await access.memberships()).filter((m) => m.permissions.has('signing'));
+  const memberships = (await access.memberships()).filter((m) => m.permissions.has('signing'));
+  if (memberships.length === 0 || access.roles.includes('MANAGER')) return memberships;
+  const identities = await access.managerIdentities();
+  return memberships.flatMap((m) => {
+    const own = identities.filter((i) => i.organizationId === m.organizationId);
+    if (own.length === 0) return [];
+    if (own.some((i) => i.locationId === null)) return [m];
+    const identityLocations = own.map((i) => i.locationId as string);
+    const locationIds = m.locationIds.length === 0 ? identityLocations : m.locationIds.filter((l) => identityLocations.includes(l));
+    // An empty list would mean the whole organization: an identity for a location outside the membership grants nothing.
+    return locationIds.length === 0 ? [] : [{ ...m, locationIds }];
+  });
+}
+
+/** Is the account a signing manager in this organization (see signingManagerMemberships)? */
+export async function isSigningManagerIn(viewer: Viewer, organizationId: string): Promise<boolean> {
+  if (isLimitedSession(viewer)) return false;
+  return (await signingManagerMemberships(viewer.account)).some((m) => m.organizationId === organizationId);
 }
 
 /**
@@ -143,27 +164,28 @@ export async function readablePackagesWhere(db: Db, viewer: Viewer): Promise<Pri
 
 /**
  * May the viewer create a package in this organization (and location)? Not a member: NOT_FOUND, as for any record
- * outside your organizations. A member without the manager role or `signing`, or outside the membership's
- * locations: FORBIDDEN.
+ * outside your organizations. A member who is no signing manager there (signingManagerMemberships), or outside the
+ * locations they manage: FORBIDDEN.
  */
 export async function assertMayCreatePackageIn(viewer: Viewer, input: { organizationId: string; locationId: string | null }): Promise<void> {
-  const membership = (await viewer.memberships()).find((m) => m.organizationId === input.organizationId);
-  if (!membership) throw new AppError('NOT_FOUND', 'Organization not found.');
-  if (!viewer.roles.includes('MANAGER') || !membership.permissions.has('signing')) {
-    throw new AppError('FORBIDDEN', 'Only a manager with the signing permission in this organization can manage signing packages.');
-  }
-  if (membership.locationIds.length > 0 && (!input.locationId || !membership.locationIds.includes(input.locationId))) {
-    throw new AppError('FORBIDDEN', 'You can only send packages from the locations your membership covers.', { field: 'locationId' });
+  const managed = await managerMembershipIn(viewer, input.organizationId, 'manage signing packages');
+  if (managed.locationIds.length > 0 && (!input.locationId || !managed.locationIds.includes(input.locationId))) {
+    throw new AppError('FORBIDDEN', 'You can only send packages from the locations you manage.', { field: 'locationId' });
   }
 }
 
 /** May the viewer list an organization's packages? Same rule as creating, without a location. */
 export async function assertMayListPackagesOf(viewer: Viewer, organizationId: string): Promise<void> {
-  const membership = (await viewer.memberships()).find((m) => m.organizationId === organizationId);
-  if (!membership) throw new AppError('NOT_FOUND', 'Organization not found.');
-  if (!viewer.roles.includes('MANAGER') || !membership.permissions.has('signing')) {
-    throw new AppError('FORBIDDEN', 'Only a manager with the signing permission in this organization can list its signing packages.');
+  await managerMembershipIn(viewer, organizationId, 'list its signing packages');
+}
+
+async function managerMembershipIn(viewer: Viewer, organizationId: string, action: string): Promise<MembershipAccess> {
+  if (!(await viewer.memberships()).some((m) => m.organizationId === organizationId)) throw new AppError('NOT_FOUND', 'Organization not found.');
+  const managed = (await signingManagerMemberships(viewer.account)).find((m) => m.organizationId === organizationId);
+  if (!managed) {
+    throw new AppError('FORBIDDEN', `Only a manager with the signing permission in this organization can ${action}.`);
   }
+  return managed;
 }
 
 export const NO_MANAGER_IDENTITY_MESSAGE =
