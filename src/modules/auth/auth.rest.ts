@@ -105,6 +105,22 @@ export const accountResources: GraphqlRouteSpec[] = [
     noContent: true,
   },
   {
+    method: 'DELETE',
+    path: '/v1/me',
+    operationId: 'deleteMyAccount',
+    tag: 'Account',
+    summary: 'Delete your account',
+    description:
+      'Confirm with your password in the body (`{ "password": "…" }`). Your name, email and credentials are erased, every session ends at once and you leave your organizations; ' +
+      'what you created stays with them. 409 `ORGANIZATION_OWNER` while you are the only owner of an open organization, 409 `LAST_ADMIN` for the last platform admin, ' +
+      '400 `WRONG_PASSWORD`, 403 `APP_SESSION` from an app sign-in session. The body carries a password, so this route takes no `Idempotency-Key`.',
+    operation: /* GraphQL */ `
+      mutation RestDeleteAccount($password: String!) { deleteAccount(password: $password) }`,
+    bodyFields: { password: 'password' },
+    secretBody: true,
+    noContent: true,
+  },
+  {
     method: 'POST',
     path: '/v1/me/password',
     operationId: 'changeMyPassword',

@@ -17,6 +17,7 @@ import {
   signOut,
   signUp,
 } from './accounts.service.ts';
+import { deleteAccount } from './account-deletion.ts';
 import { LocationRef } from '../organizations/organizations.schema.ts';
 import { effectivePermissions } from './permissions.ts';
 import { rotateRefreshToken, type IssuedSession } from './sessions.service.ts';
@@ -246,6 +247,17 @@ builder.mutationFields((t) => ({
     args: { currentPassword: t.arg.string({ required: true }), newPassword: t.arg.string({ required: true }) },
     resolve: async (_root, args, context) => {
       await changePassword(context.services, { viewer: context.viewer, ...args, client: context.client });
+      return true;
+    },
+  }),
+  deleteAccount: t.withAuth({ signedIn: true }).boolean({
+    description:
+      'Deletes your account after you confirm your password: your name, email and credentials are erased, every session ends at once, and you leave your organizations. ' +
+      'What you created stays with your organizations. CONFLICT (ORGANIZATION_OWNER) while you are the only owner of an open organization: transfer ownership or close it first.',
+    args: { password: t.arg.string({ required: true }) },
+    resolve: async (_root, args, context) => {
+      await deleteAccount(context.services, { viewer: context.viewer, password: args.password, client: context.client });
+      context.responseCookies.push(...clearedSessionCookies(context.services.config));
       return true;
     },
   }),
