@@ -109,7 +109,8 @@ describe('forgot password', () => {
     const { email } = await account();
     const resetToken = await resetTokenFor(email);
     await t.graphql(ResetPasswordDocument, { token: resetToken, newPassword: 'audited new password' });
-    const events = await t.db.prisma.activity.findMany({ where: { subject: { email } }, orderBy: { seq: 'asc' } });
+    const user = await t.db.prisma.user.findUniqueOrThrow({ where: { email }, select: { id: true } });
+    const events = await t.db.prisma.activity.findMany({ where: { subjectUserId: user.id }, orderBy: { seq: 'asc' } });
     expect(events.map((e) => e.type)).toEqual(expect.arrayContaining(['auth.sign_up', 'auth.password_reset.requested', 'auth.password_reset.completed']));
     expect(JSON.stringify(events, (_key, value: unknown) => (typeof value === 'bigint' ? String(value) : value))).not.toContain(resetToken);
     expect(events.find((e) => e.type === 'auth.password_reset.completed')?.ip).toBe('127.0.0.1');

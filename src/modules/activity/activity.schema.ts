@@ -2,7 +2,7 @@ import { builder } from '../../graphql/builder.ts';
 import { parseId } from '../../lib/ids.ts';
 import type { ActivityEvent } from '../../realtime/event-bus.ts';
 import { authorizedActivity } from '../../realtime/subscribe.ts';
-import { mayFollowOrganization } from './activity.policy.ts';
+import { mayReadActivity } from './activity.policy.ts';
 
 export const ActivityEventRef = builder.objectRef<ActivityEvent>('ActivityEvent').implement({
   description: 'One entry of the activity record: what happened, to which document or package, and when.',
@@ -30,7 +30,7 @@ builder.subscriptionField('activity', (t) =>
       return authorizedActivity(
         context,
         (event) => event.organizationId === organizationId,
-        () => mayFollowOrganization(context.services.db, context.viewer, organizationId),
+        (event) => mayReadActivity(context.services.db, context.viewer!, event),
       );
     },
     resolve: (event) => event,
