@@ -70,8 +70,8 @@ builder.prismaObject('User', {
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     memberships: t.relation('memberships', {
       authScopes: isSelf,
-      description: "Only on your own account, in a full session; an app sign-in session sees its organization's only.",
-      query: (_args, context) => ({ where: inScope(context) }),
+      description: "Only on your own account, in a full session; an app sign-in session sees its organization's only. Closed organizations are not listed.",
+      query: (_args, context) => ({ where: { ...inScope(context), organization: { closedAt: null } } }),
     }),
     identities: t.relation('identities', {
       authScopes: isSelf,

@@ -19,10 +19,13 @@ export function effectivePermissions(rolePermissions: readonly PermissionKey[], 
   return permissions;
 }
 
-/** Reads the user's memberships fresh (one query), so a removed membership stops counting at once. */
+/**
+ * Reads the user's memberships fresh (one query), so a removed membership stops counting at once. Memberships of a
+ * closed organization never count: closing it ends every member's access on their next request.
+ */
 export async function loadMemberships(db: Db, userId: string): Promise<MembershipAccess[]> {
   const rows = await db.membership.findMany({
-    where: { userId },
+    where: { userId, organization: { closedAt: null } },
     select: { organizationId: true, isOwner: true, role: { select: { permissions: true } }, locations: { select: { locationId: true } } },
   });
   return rows.map((row) => ({

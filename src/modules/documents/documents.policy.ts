@@ -2,16 +2,18 @@ import type { Prisma } from '../../generated/prisma/client.ts';
 import type { PermissionKey } from '../../generated/prisma/enums.ts';
 import { AppError } from '../../lib/errors.ts';
 import { isLimitedSession, type Viewer } from '../auth/viewer.ts';
+import { OPEN_ORGANIZATION } from '../organizations/organizations.policy.ts';
 
 /**
  * The documents a viewer may read, as a Prisma `where`: admins read everything; members read their
  * organization's documents, limited to their locations when their membership is location-scoped. Anything
- * outside it is simply not found.
+ * outside it, or in a closed organization, is simply not found.
  */
 export function readableDocumentsWhere(viewer: Viewer): Prisma.DocumentWhereInput {
-  if (viewer.roles.includes('ADMIN')) return {};
+  if (viewer.roles.includes('ADMIN')) return { organization: OPEN_ORGANIZATION };
   if (isLimitedSession(viewer)) return { id: { in: [] } };
   return {
+    organization: OPEN_ORGANIZATION,
     ...(viewer.organizationScope ? { organizationId: viewer.organizationScope } : {}),
     OR: [
       { organization: { memberships: { some: { userId: viewer.userId, locations: { none: {} } } } } },

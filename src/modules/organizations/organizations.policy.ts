@@ -5,16 +5,22 @@ import { isUuid } from '../../lib/ids.ts';
 import type { MembershipAccess } from '../auth/permissions.ts';
 import { isLimitedSession, type Viewer } from '../auth/viewer.ts';
 
-/** Organizations a viewer may read: admins all of them, everyone else those they are a member of. */
+/**
+ * Organizations still in use: a closed one (closing.ts) is reached by nobody, platform admins included, while it
+ * waits for its purge.
+ */
+export const OPEN_ORGANIZATION: Prisma.OrganizationWhereInput = { closedAt: null };
+
+/** Organizations a viewer may read: admins all open ones, everyone else those they are a member of. */
 export function readableOrganizationsWhere(viewer: Viewer): Prisma.OrganizationWhereInput {
-  if (viewer.roles.includes('ADMIN')) return {};
+  if (viewer.roles.includes('ADMIN')) return OPEN_ORGANIZATION;
   return memberOrganizationsWhere(viewer);
 }
 
-/** Organizations the viewer is a member of: the only ones whose records the viewer may change. */
+/** Open organizations the viewer is a member of: the only ones whose records the viewer may change. */
 export function memberOrganizationsWhere(viewer: Viewer): Prisma.OrganizationWhereInput {
   if (isLimitedSession(viewer)) return { id: { in: [] } };
-  return { memberships: { some: { userId: viewer.userId } }, ...(viewer.organizationScope ? { id: viewer.organizationScope } : {}) };
+  return { ...OPEN_ORGANIZATION, memberships: { some: { userId: viewer.userId } }, ...(viewer.organizationScope ? { id: viewer.organizationScope } : {}) };
 }
 
 const organizationNotFound = () => new AppError('NOT_FOUND', 'Organization not found.', { field: 'organizationId' });

@@ -237,6 +237,20 @@ export const organizationResources: GraphqlRouteSpec[] = [
     body: 'input',
   },
   {
+    method: 'POST',
+    path: '/v1/organizations/:id/close',
+    operationId: 'closeOrganization',
+    tag: 'Organizations',
+    summary: 'Close an organization',
+    description:
+      'Owners only, at once and for good: nobody reaches the organization any more (404 from then on) and its data is kept for `ORGANIZATION_RETENTION_DAYS`, then purged. ' +
+      '403 for a member who is not an owner, 404 for anyone else.',
+    operation: /* GraphQL */ `
+      mutation RestCloseOrganization($id: ID!) { closeOrganization(id: $id) }`,
+    params: { id: 'id' },
+    noContent: true,
+  },
+  {
     method: 'GET',
     path: '/v1/organizations/:id/invitations',
     operationId: 'listInvitations',

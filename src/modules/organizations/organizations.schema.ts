@@ -6,6 +6,7 @@ import { PermissionKeyEnum } from '../auth/auth.schema.ts';
 import type { Viewer } from '../auth/viewer.ts';
 import { acceptInvitation, inviteMember, revokeInvitation } from './invitations.service.ts';
 import { createOrganizationRole, deleteOrganizationRole, removeMember, transferOwnership, updateMember, updateOrganizationRole } from './members.service.ts';
+import { closeOrganization } from './closing.ts';
 import { organizationScope } from './organizations.policy.ts';
 import { createLocation, createOrganization, getOrganizationById, updateBilling, updateLocation, updateOrganizationSettings } from './organizations.service.ts';
 
@@ -384,6 +385,17 @@ builder.mutationFields((t) => ({
     args: { membershipId: t.arg.id({ required: true }) },
     resolve: async (_root, args, context) => {
       await removeMember(context.services, { viewer: context.viewer, client: context.client, membershipId: String(args.membershipId) });
+      return true;
+    },
+  }),
+  closeOrganization: t.withAuth({ signedIn: true }).boolean({
+    description:
+      'Owners only: closes the organization at once. Nobody reaches it any more (it leaves every list; its invitations, tokens, identities, API registrations and OAuth clients stop working), ' +
+      'and its data is kept for ORGANIZATION_RETENTION_DAYS, then deleted by `npm run organizations:purge`. There is no reopening.',
+    args: { id: t.arg.id({ required: true }) },
+    authScopes: (_root, args, context) => organizationScope(context.viewer, args.id, 'owner'),
+    resolve: async (_root, args, context) => {
+      await closeOrganization(context.services, { viewer: context.viewer, client: context.client, organizationId: String(args.id) });
       return true;
     },
   }),

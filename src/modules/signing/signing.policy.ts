@@ -4,6 +4,7 @@ import { AppError } from '../../lib/errors.ts';
 import type { MembershipAccess } from '../auth/permissions.ts';
 import { isLimitedSession, type Viewer } from '../auth/viewer.ts';
 import { mayReadDocument } from '../documents/documents.policy.ts';
+import { OPEN_ORGANIZATION } from '../organizations/organizations.policy.ts';
 
 /** Matches no row. */
 const nothing = () => ({ id: { in: [] as string[] } });
@@ -158,8 +159,9 @@ export async function assignedPackagesWhere(db: Db, viewer: Viewer): Promise<Pri
  * or signer session reads only its package, through the two rules above.
  */
 export async function readablePackagesWhere(db: Db, viewer: Viewer): Promise<Prisma.SigningPackageWhereInput> {
-  if (signingReach(viewer).kind === 'full' && viewer.roles.includes('ADMIN')) return {};
-  return { OR: [await managedPackagesWhere(viewer), await assignedPackagesWhere(db, viewer)] };
+  // A closed organization's packages are gone for everyone, its signers too.
+  if (signingReach(viewer).kind === 'full' && viewer.roles.includes('ADMIN')) return { organization: OPEN_ORGANIZATION };
+  return { organization: OPEN_ORGANIZATION, OR: [await managedPackagesWhere(viewer), await assignedPackagesWhere(db, viewer)] };
 }
 
 /**
