@@ -60,8 +60,10 @@ async function deleteAccountAdmitted(services: Services, passwords: PasswordWork
       }
     }
     if (user.roles.includes('ADMIN')) {
-      const otherAdmins = await tx.user.count({ where: { roles: { has: 'ADMIN' }, disabledAt: null, deletedAt: null, id: { not: userId } } });
-      if (otherAdmins === 0) throw new AppError('CONFLICT', 'You are the last platform admin. Grant the role to someone else first.', { reason: 'LAST_ADMIN' });
+      // SQL, not `roles: { has }`: the embedded database's adapter cannot bind an enum array filter.
+      const [others] = await tx.$queryRaw<{ count: number }[]>`
+        SELECT count(*)::int AS count FROM "User" WHERE 'ADMIN' = ANY(roles) AND "disabledAt" IS NULL AND "deletedAt" IS NULL AND id <> ${userId}::uuid`;
+      if (others?.count === 0) throw new AppError('CONFLICT', 'You are the last platform admin. Grant the role to someone else first.', { reason: 'LAST_ADMIN' });
     }
 
     const ended = await tx.loginSession.updateMany({ where: { userId, revokedAt: null }, data: { revokedAt: now, revokedReason: 'account_deleted' } });
