@@ -13,6 +13,7 @@ import { normaliseEmail } from '../auth/accounts.service.ts';
 import type { ClientInfo } from '../auth/sessions.service.ts';
 import type { Viewer } from '../auth/viewer.ts';
 import { readableDocumentsWhere } from '../documents/documents.policy.ts';
+import { OPEN_ORGANIZATION } from '../organizations/organizations.policy.ts';
 import {
   actingSlot,
   assertHasManagerIdentity,
@@ -310,11 +311,11 @@ export async function listSigningPackages<Q extends ConnectionQuery>(
   });
 }
 
-/** Every organization's packages, read-only, for platform admins (the elevated signing directory). */
+/** Every open organization's packages, read-only, for platform admins (the elevated signing directory). */
 export async function listSigningDirectory<Q extends ConnectionQuery>(services: Services, options: { status?: PackageStatus | null; query: Q }) {
   return services.db.signingPackage.findMany({
     ...options.query,
-    where: statusFilter(options.status, services.clock.now()),
+    where: { AND: [statusFilter(options.status, services.clock.now()), { organization: OPEN_ORGANIZATION }] },
     orderBy: { id: 'desc' },
   });
 }
