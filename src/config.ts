@@ -60,6 +60,7 @@ const environmentSchema = z.object({
   REDIS_NAMESPACE: z.string().trim().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1 to 64 letters, digits, dots, dashes or underscores').optional(),
   SMTP_URL: url(['smtp:', 'smtps:']).optional(),
   BODY_LIMIT_BYTES: integer(1024, 50 * 1024 * 1024).default(1024 * 1024),
+  IMPORT_MAX_BYTES: integer(1024, 1024 * 1024 * 1024).default(50 * 1024 * 1024),
   GRAPHQL_MAX_DEPTH: integer(1, 100).default(12),
   GRAPHQL_MAX_ALIASES: integer(0, 1000).default(15),
   GRAPHQL_MAX_TOKENS: integer(10, 100_000).default(2000),
@@ -165,6 +166,8 @@ export interface Config {
     directives: number;
     /** The longest string a GraphQL operation may carry, in a variable or inline, checked before anything reads it. */
     stringLength: number;
+    /** The largest CSV upload (a document import, GraphQL or REST multipart), IMPORT_MAX_BYTES; larger ones get 413. */
+    importBytes: number;
   };
   shutdownTimeoutMs: number;
   auth: {
@@ -319,6 +322,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ],
     limits: {
       bodyBytes: e.BODY_LIMIT_BYTES,
+      importBytes: e.IMPORT_MAX_BYTES,
       depth: e.GRAPHQL_MAX_DEPTH,
       aliases: e.GRAPHQL_MAX_ALIASES,
       tokens: e.GRAPHQL_MAX_TOKENS,

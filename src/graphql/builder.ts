@@ -42,6 +42,8 @@ export const builder = new SchemaBuilder<{
   Scalars: {
     DateTime: { Input: Date; Output: Date };
     Decimal: { Input: string; Output: { toString(): string } };
+    /** An uploaded file (GraphQL multipart request); input only. */
+    File: { Input: File; Output: never };
   };
   DefaultFieldNullability: false;
 }>({

@@ -35,3 +35,21 @@ builder.scalarType('Decimal', {
     return ast.value;
   },
 });
+
+builder.scalarType('File', {
+  description: 'An uploaded file, sent as a GraphQL multipart request (https://github.com/jaydenseric/graphql-multipart-request-spec). Input only.',
+  serialize: () => {
+    throw new GraphQLError('File is an input type only.');
+  },
+  parseValue: (value) => {
+    // yoga's multipart parser hands over its own File implementation, not necessarily the global class.
+    const file = value as Partial<File> | null;
+    if (typeof file?.stream !== 'function' || typeof file.size !== 'number' || typeof file.type !== 'string') {
+      throw new GraphQLError('File must be a file sent as a GraphQL multipart request.');
+    }
+    return value as File;
+  },
+  parseLiteral: () => {
+    throw new GraphQLError('File must be a file sent as a GraphQL multipart request, not a literal.');
+  },
+});

@@ -121,9 +121,14 @@ function yogaLogger(logger: Logger) {
   return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
 }
 
-/** Bodies are read only when their length is declared and within the limit, so nothing large is buffered. */
-function checkBody(req: http.IncomingMessage, limit: number): AppError | undefined {
+/**
+ * Bodies are read only when their length is declared and within the limit, so nothing large is buffered. A multipart
+ * request (a file upload: a document import) may be as large as IMPORT_MAX_BYTES instead.
+ */
+function checkBody(req: http.IncomingMessage, limits: { bodyBytes: number; importBytes: number }): AppError | undefined {
   if (req.method !== 'POST') return undefined;
+  const multipart = req.headers['content-type']?.toLowerCase().startsWith('multipart/form-data') ?? false;
+  const limit = multipart ? Math.max(limits.bodyBytes, limits.importBytes) : limits.bodyBytes;
   const length = req.headers['content-length'];
   if (length === undefined) {
     return req.headers['transfer-encoding']
@@ -226,7 +231,7 @@ export function createGraphQLHttp({ services, errorLog, sessionGuard, securityHe
     yoga,
     maskError,
     async handle(req, res, requestId) {
-      const rejection = checkBody(req, config.limits.bodyBytes);
+      const rejection = checkBody(req, config.limits);
       if (rejection) {
         res.setHeader('Connection', 'close');
         return sendError(res, rejection);

@@ -4,6 +4,7 @@ import { parseId } from '../../lib/ids.ts';
 import type { ActivityEvent } from '../../realtime/event-bus.ts';
 import { authorizedActivity } from '../../realtime/subscribe.ts';
 import { LoanStatusEnum } from '../loans/loans.schema.ts';
+import './documents.import.schema.ts';
 import {
   getDocumentById,
   listDocuments,

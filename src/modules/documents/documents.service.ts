@@ -79,7 +79,11 @@ export interface ChattelFields {
 
 const SERIAL = /^[A-Za-z0-9][A-Za-z0-9 -]{1,39}$/;
 
-function chattelData(input: Partial<ChattelFields>, now: Date): Partial<Prisma.DocumentUncheckedCreateInput> {
+/**
+ * The chattel fields as they are stored, each checked (length, control characters, format) and normalised, or a
+ * BAD_USER_INPUT naming the field: the rules of registerChattel and updateDocument, and of each CSV import row.
+ */
+export function chattelData(input: Partial<ChattelFields>, now: Date): Partial<Prisma.DocumentUncheckedCreateInput> {
   const data: Partial<Prisma.DocumentUncheckedCreateInput> = {};
   if (input.collateralKind) data.collateralKind = input.collateralKind;
   if (input.manufacturer !== undefined) data.manufacturer = text(input.manufacturer, 'manufacturer', { max: 120 });

@@ -27,7 +27,8 @@ export interface LoanFields {
   daysPastDue?: number | null;
 }
 
-function loanData(input: LoanFields): Prisma.LoanUncheckedUpdateInput {
+/** The loan fields as they are stored, each checked, or a BAD_USER_INPUT naming the field (attachLoan, updateLoan, CSV imports). */
+export function loanData(input: LoanFields): Prisma.LoanUncheckedUpdateInput {
   const data: Prisma.LoanUncheckedUpdateInput = {};
   if (input.loanNumber !== undefined) data.loanNumber = text(input.loanNumber, 'loanNumber', { max: 40, pattern: /^[A-Za-z0-9-]+$/, hint: 'loanNumber must be letters, digits and dashes.' });
   if (input.borrowerName !== undefined) data.borrowerName = text(input.borrowerName, 'borrowerName', { max: 200 });
