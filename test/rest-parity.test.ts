@@ -14,6 +14,7 @@ import {
   HOME_MEMBERS,
   inBatches,
   normalizeTwin,
+  PARITY_PASSWORD,
   twinIds,
   variablesFor,
   uniqueTag,
@@ -35,6 +36,8 @@ interface Prepared {
   aliases?: string[];
   /** The state a mutation changes, read from the database: unchanged after a refusal, changed after success. */
   state?: () => Promise<unknown>;
+  /** A token of the caller's kind for this request only (see ParityWorld.freshCaller); the world's token otherwise. */
+  token?: string;
 }
 
 /** The status each caller kind must get: so REST and GraphQL cannot be wrong in the same way. */
@@ -81,7 +84,7 @@ const INVALID = statuses({ members: 400, admin: 400, signer: 400 });
 /** Reading the home organization itself (any member, whatever their locations) or another one. */
 const READ_HOME_ORGANIZATION = statuses({ members: 200, admin: 200, signer: 404 });
 
-const KNOWN_PASSWORD = 'parity-password-1';
+const KNOWN_PASSWORD = PARITY_PASSWORD;
 const NEW_PASSWORD = 'parity-password-2-new';
 let knownHash: Promise<string> | undefined;
 const knownPasswordHash = () => (knownHash ??= hashPassword(KNOWN_PASSWORD));
@@ -211,9 +214,23 @@ const db = () => world.t.db.prisma;
 
 /** A fresh member of the home organization (a new account on the full role), to change or remove. */
 async function freshMember(w: ParityWorld) {
-  const user = await db().user.create({ data: { email: `${uniqueTag('member-').toLowerCase()}@example.test`, name: 'Mo Member' } });
+  const user = await db().user.create({ data: { email: `${uniqueTag('member-').toLowerCase()}@example.test`, name: 'Mo Member', emailVerifiedAt: new Date() } });
   const membership = await db().membership.create({ data: { userId: user.id, organizationId: w.home.organizationId, roleId: w.home.fullRoleId } });
   return { user, membership };
+}
+
+/**
+ * A new organization where the owner is an owner, the in-scope manager a location-scoped member and the staff member
+ * a member without organization permissions: for requests that use an organization up (transfer, close).
+ */
+async function organizationOfTheCallers(w: ParityWorld) {
+  const org = await createOrganization(db(), { name: uniqueTag('Handover '), permissions: ['documents', 'loans', 'rcm', 'signing'] });
+  const ownerRole = await db().organizationRole.create({ data: { organizationId: org.organization.id, name: 'Owner', permissions: ['orgSettings', 'members'] } });
+  const id = org.organization.id;
+  await addMember(db(), { userId: w.userIds.owner, organizationId: id, roleId: ownerRole.id, isOwner: true });
+  await addMember(db(), { userId: w.userIds.managerInScope, organizationId: id, roleId: org.role.id, locationIds: [org.location.id] });
+  await addMember(db(), { userId: w.userIds.staffWithoutPermission, organizationId: id, roleId: org.role.id });
+  return { org, ownerRole, id };
 }
 
 /** A pending invitation with a known token, as inviteMember stores it. */
@@ -282,7 +299,7 @@ const accountFactories: Record<string, RouteFactory> = {
 /** A new account with the known password, to sign in as. */
 async function accountWithPassword() {
   const email = `${uniqueTag('signin-').toLowerCase()}@example.test`;
-  const user = await db().user.create({ data: { email, name: 'Sam Signin', passwordHash: await knownPasswordHash() } });
+  const user = await db().user.create({ data: { email, name: 'Sam Signin', passwordHash: await knownPasswordHash(), emailVerifiedAt: new Date() } });
   return { user, email };
 }
 
@@ -343,6 +360,32 @@ const signInFactories: Record<string, RouteFactory> = {
     { name: 'a token that was never issued', make: async () => ({ request: { body: { refreshToken: uniqueTag('not-a-refresh-token-') } } }), expected: PUBLIC(401) },
   ],
 };
+
+/** Callers with an account of their own, who can be replaced by a fresh one of the same standing. */
+const hasOwnAccount = (caller: CallerKind): caller is Parameters<ParityWorld['freshCaller']>[0] =>
+  ['admin', 'owner', 'managerInScope', 'managerOutOfScope', 'staffWithoutPermission', 'signer'].includes(caller);
+
+accountFactories.deleteMyAccount = [
+  {
+    name: 'a wrong password',
+    make: async (w, caller) => ({
+      request: { body: { password: 'not-the-password' } },
+      state: () => db().user.findUnique({ where: { id: w.accountOf[caller].id } }),
+    }),
+    expected: ACCOUNT_ONLY(400),
+  },
+  {
+    name: 'the right password, as a new account of the same standing',
+    // Each request deletes its own account; the owner's and the admin's are not the last of their kind.
+    make: async (w, caller) => {
+      if (!hasOwnAccount(caller)) return { request: { body: { password: KNOWN_PASSWORD } }, state: () => db().user.findUnique({ where: { id: w.accountOf[caller].id } }) };
+      const fresh = await w.freshCaller(caller);
+      await db().user.update({ where: { id: fresh.userId }, data: { passwordHash: await knownPasswordHash() } });
+      return { request: { body: { password: KNOWN_PASSWORD } }, token: fresh.token, aliases: [fresh.userId, fresh.email], state: () => db().user.findUnique({ where: { id: fresh.userId } }) };
+    },
+    expected: ACCOUNT_ONLY(204),
+  },
+];
 
 const organizationFactories: Record<string, RouteFactory> = {
   listMyOrganizations: [{ name: "the caller's memberships", make: async () => ({ request: {} }), expected: FULL_SESSIONS }],
@@ -446,12 +489,7 @@ const organizationFactories: Record<string, RouteFactory> = {
       name: 'to another member of an organization the home callers belong to',
       // Each request gets its own organization, so the owner stays the home organization's owner.
       make: async (w) => {
-        const org = await createOrganization(db(), { name: uniqueTag('Handover '), permissions: ['documents', 'loans', 'rcm', 'signing'] });
-        const ownerRole = await db().organizationRole.create({ data: { organizationId: org.organization.id, name: 'Owner', permissions: ['orgSettings', 'members'] } });
-        const id = org.organization.id;
-        await addMember(db(), { userId: w.userIds.owner, organizationId: id, roleId: ownerRole.id, isOwner: true });
-        await addMember(db(), { userId: w.userIds.managerInScope, organizationId: id, roleId: org.role.id, locationIds: [org.location.id] });
-        await addMember(db(), { userId: w.userIds.staffWithoutPermission, organizationId: id, roleId: org.role.id });
+        const { org, ownerRole, id } = await organizationOfTheCallers(w);
         const { membership, user } = await freshMember(w);
         const target = await db().membership.create({ data: { userId: user.id, organizationId: id, roleId: org.role.id } });
         await db().membership.delete({ where: { id: membership.id } });
@@ -463,6 +501,23 @@ const organizationFactories: Record<string, RouteFactory> = {
       },
       expected: statuses({ members: 404, admin: 403, signer: 404 }, { owner: 200, managerInScope: 403, staffWithoutPermission: 403 }),
     },
+  ],
+  closeOrganization: [
+    {
+      name: 'an organization the home callers belong to',
+      // Each request closes its own organization.
+      make: async (w) => {
+        const { org, ownerRole, id } = await organizationOfTheCallers(w);
+        return {
+          request: { params: { id } },
+          aliases: [id, org.organization.name, org.organization.slug, org.role.id, org.location.id, org.location.name, ownerRole.id],
+          state: () => db().organization.findUnique({ where: { id } }),
+        };
+      },
+      // The admin, who may read every organization, is refused the owner's rule rather than not finding it.
+      expected: statuses({ members: 404, admin: 403, signer: 404 }, { owner: 204, managerInScope: 403, staffWithoutPermission: 403 }),
+    },
+    { name: 'another organization', make: async (w) => ({ request: { params: { id: w.other.organizationId } }, state: organizationState(w.other.organizationId) }), expected: OTHER_ORGANIZATION },
   ],
   inviteMember: ['home', 'other'].map((where) => ({
     name: where === 'home' ? 'to the home organization' : 'to another organization',
@@ -547,7 +602,7 @@ const identityFactories: Record<string, RouteFactory> = {
     name: where === 'home' ? 'a signer identity in the home organization' : 'a signer identity in another organization',
     make: async (w) => {
       const organizationId = where === 'home' ? w.home.organizationId : w.other.organizationId;
-      const user = await db().user.create({ data: { email: `${uniqueTag('linked-').toLowerCase()}@example.test`, name: 'Lin Linked', roles: ['SIGNER'] } });
+      const user = await db().user.create({ data: { email: `${uniqueTag('linked-').toLowerCase()}@example.test`, name: 'Lin Linked', roles: ['SIGNER'], emailVerifiedAt: new Date() } });
       return {
         request: { body: { kind: 'SIGNER', organizationId, userEmail: user.email } },
         aliases: [user.email, user.id],
@@ -562,7 +617,7 @@ const identityFactories: Record<string, RouteFactory> = {
     name: where === 'home' ? 'a signer identity in the home organization' : 'a signer identity in another organization',
     make: async (w) => {
       const organizationId = where === 'home' ? w.home.organizationId : w.other.organizationId;
-      const user = await db().user.create({ data: { email: `${uniqueTag('linked-').toLowerCase()}@example.test`, name: 'Lin Linked', roles: ['SIGNER'] } });
+      const user = await db().user.create({ data: { email: `${uniqueTag('linked-').toLowerCase()}@example.test`, name: 'Lin Linked', roles: ['SIGNER'], emailVerifiedAt: new Date() } });
       const identity = await db().signingIdentity.create({ data: { userId: user.id, kind: 'SIGNER', organizationId, email: user.email, linkedById: where === 'home' ? w.userIds.managerInScope : w.userIds.otherManager } });
       return { request: { params: { id: identity.id } }, aliases: [identity.id], state: () => db().signingIdentity.findUnique({ where: { id: identity.id } }) };
     },
@@ -899,16 +954,15 @@ afterAll(async () => {
 
 /** Runs one case as one caller over both protocols and lists every way the answers differ. */
 async function runPair(spec: GraphqlRouteSpec, parityCase: ParityCase, caller: CallerKind, shared: Promise<Prepared> | undefined): Promise<PairResult> {
-  const token = world.tokens[caller];
   const problems: string[] = [];
   // A mutation's twin is made after the REST request ran, so a case may reset what the first request changed.
   const restPrepared = shared ? await shared : await parityCase.make(world, caller);
   const restBefore = jsonOf(await restPrepared.state?.());
-  const { answer: rest, headers, contentType } = await callRest(t.url, spec, restPrepared.request, token);
+  const { answer: rest, headers, contentType } = await callRest(t.url, spec, restPrepared.request, restPrepared.token ?? world.tokens[caller]);
   const restAfter = jsonOf(await restPrepared.state?.());
   const graphqlPrepared = shared ? restPrepared : await parityCase.make(world, caller);
   const graphqlBefore = jsonOf(await graphqlPrepared.state?.());
-  const graphql = await callGraphql(t, spec, graphqlPrepared.request, token);
+  const graphql = await callGraphql(t, spec, graphqlPrepared.request, graphqlPrepared.token ?? world.tokens[caller]);
   const graphqlAfter = jsonOf(await graphqlPrepared.state?.());
 
   const restOk = rest.status < 400;

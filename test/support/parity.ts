@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { getOperationAST, Kind, parse } from 'graphql';
+import { hashPassword } from '../../src/lib/password.ts';
 import type { GraphqlRouteSpec } from '../../src/rest/graphql-route.ts';
 import { PERMISSION_KEYS } from '../../src/modules/auth/permissions.ts';
 import type { TestApp } from './app.ts';
@@ -41,9 +42,18 @@ export interface ParityWorld {
   signing: { packageId: string; signerSlotId: string; signerIdentityId: string };
   /** The account behind each caller's session (the run-as user for app sessions; the owner for no token). */
   accountOf: Record<CallerKind, { id: string; email: string }>;
+  /**
+   * A new account standing where the caller's does (the same platform roles, membership, locations and identities),
+   * signed in: for requests that use up their caller (deleting the account). Only for callers with an account of
+   * their own; the others keep their world token.
+   */
+  freshCaller(kind: 'admin' | 'owner' | 'managerInScope' | 'managerOutOfScope' | 'staffWithoutPermission' | 'signer'): Promise<{ token: string; userId: string; email: string }>;
   /** A fresh chattel record (and loan), made directly in the database, so each mutating request gets its own. */
   record(input: { organization: 'home' | 'other'; location?: 'in' | 'out' | null; loan?: boolean | 'BEHIND'; serialNumber?: string }): Promise<{ documentId: string; serialNumber: string; loanId?: string; loanNumber?: string }>;
 }
+
+/** The password every account of the world has. */
+export const PARITY_PASSWORD = 'parity-password-1';
 
 let sequence = 0;
 /** A value no other record in the run carries (serial numbers, loan numbers). */
@@ -69,6 +79,8 @@ export async function buildParityWorld(t: TestApp): Promise<ParityWorld> {
     runner: await createUser(db, { name: 'Rita Runner' }),
     otherManager: await createUser(db, { roles: ['MANAGER'], name: 'Elsa Elsewhere' }),
   };
+  // Every account has a verified address and a password, as a real one would after sign-up.
+  await db.user.updateMany({ where: { id: { in: Object.values(users).map((u) => u.id) } }, data: { emailVerifiedAt: new Date(), passwordHash: await hashPassword(PARITY_PASSWORD) } });
   await addMember(db, { userId: users.owner.id, organizationId: homeId, roleId: ownerRole.id, isOwner: true });
   await addMember(db, { userId: users.managerInScope.id, organizationId: homeId, roleId: home.role.id, locationIds: [home.location.id] });
   await addMember(db, { userId: users.managerOutOfScope.id, organizationId: homeId, roleId: home.role.id, locationIds: [outLocation.id] });
@@ -157,6 +169,22 @@ export async function buildParityWorld(t: TestApp): Promise<ParityWorld> {
       signerSession: users.signer,
       appKeySession: users.runner,
       appOAuthSession: users.runner,
+    },
+    async freshCaller(kind) {
+      const standing = {
+        admin: { roles: ['ADMIN'] as const, membership: undefined },
+        owner: { roles: ['MANAGER'] as const, membership: { roleId: ownerRole.id, isOwner: true, locationIds: [] } },
+        managerInScope: { roles: ['MANAGER'] as const, membership: { roleId: home.role.id, isOwner: false, locationIds: [home.location.id] } },
+        managerOutOfScope: { roles: ['MANAGER'] as const, membership: { roleId: home.role.id, isOwner: false, locationIds: [outLocation.id] } },
+        staffWithoutPermission: { roles: [] as const, membership: { roleId: staffRole.id, isOwner: false, locationIds: [] } },
+        signer: { roles: ['SIGNER'] as const, membership: undefined },
+      }[kind];
+      const user = await createUser(db, { roles: [...standing.roles], name: `Fresh ${kind}` });
+      await db.user.update({ where: { id: user.id }, data: { emailVerifiedAt: new Date() } });
+      if (standing.membership) await addMember(db, { userId: user.id, organizationId: homeId, ...standing.membership });
+      if (kind === 'owner' || kind.startsWith('manager')) await linkManagerIdentity(db, { userId: user.id, organizationId: homeId });
+      if (kind === 'signer') await db.signingIdentity.create({ data: { userId: user.id, kind: 'SIGNER', organizationId: homeId, email: user.email, linkedById: users.managerInScope.id } });
+      return { token: (await signInAs(services, user.id)).token, userId: user.id, email: user.email };
     },
     async record(input) {
       const organizationId = input.organization === 'home' ? homeId : other.organization.id;
@@ -269,6 +297,7 @@ export async function callGraphql(t: TestApp, spec: GraphqlRouteSpec, request: R
   if (spec.unwrap && (value === null || value === undefined)) return { status: 404, code: 'NOT_FOUND', reason: spec.unwrap.missing.reason };
   if (spec.noContent) return value === true ? { status: 204 } : { status: 500, code: 'NOT_TRUE' };
   if (spec.list && Array.isArray(value)) return { status: 200, body: { items: value, next: null } };
+  if ((spec as { accepted?: boolean }).accepted) return { status: 202, body: value };
   if (spec.list) {
     const connection = value as { edges: Array<{ node: unknown }>; pageInfo: { hasNextPage: boolean; endCursor: string | null }; totalCount?: number };
     return {
