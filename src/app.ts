@@ -96,6 +96,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     db: database.prisma,
     clock,
     intervalMs: config.realtime.sessionCheckMs,
+    events,
     onError: (error) => logger.warn({ err: error }, 'live stream session check failed'),
   });
   const securityHeaders = createSecurityHeaders(config);

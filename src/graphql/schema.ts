@@ -8,6 +8,7 @@ import '../modules/loans/loans.schema.ts';
 import '../modules/documents/documents.schema.ts';
 import '../modules/rcm/rcm.schema.ts';
 import '../modules/identities/identities.schema.ts';
+import '../modules/users/users.schema.ts';
 import '../modules/signing/signing.schema.ts';
 import '../modules/partners/partners.schema.ts';
 import '../modules/tokens/tokens.schema.ts';

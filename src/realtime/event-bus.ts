@@ -16,7 +16,12 @@ export interface ActivityEvent {
   packageId: string | null;
 }
 
-export type Topics = { activity: [ActivityEvent] };
+/** Told when an account's sessions were ended at once (the account disabled): live streams are checked then, not on the next tick. */
+export interface SessionsEndedEvent {
+  userId: string;
+}
+
+export type Topics = { activity: [ActivityEvent]; sessionsEnded: [SessionsEndedEvent] };
 
 export interface EventBus {
   pubSub: PubSub<Topics>;

@@ -5,6 +5,7 @@ import type { Db } from '../db/client.ts';
 import type { Clock } from '../lib/clock.ts';
 import { packageOpenSessionWhere } from '../modules/auth/package-sessions.ts';
 import type { Viewer } from '../modules/auth/viewer.ts';
+import type { EventBus } from './event-bus.ts';
 
 export const CLOSE_UNAUTHORIZED = 4401;
 export const CLOSE_FORBIDDEN = 4403;
@@ -32,19 +33,45 @@ export interface WatchedSession {
 export class SessionGuard {
   readonly #streams = new Map<GuardedStream, WatchedSession>();
   readonly #timer: NodeJS.Timeout;
+  #stopListening: (() => void) | undefined;
 
-  constructor(private readonly deps: { db: Db; clock: Clock; intervalMs: number; onError: (error: unknown) => void }) {
+  /**
+   * With `events`, a `sessionsEnded` event (published after the change committed, on any instance) runs a check at
+   * once, so disabling an account closes its sockets now rather than on the next tick.
+   */
+  constructor(private readonly deps: { db: Db; clock: Clock; intervalMs: number; onError: (error: unknown) => void; events?: EventBus }) {
     this.#timer = setInterval(() => void this.#tick(), deps.intervalMs).unref();
+    if (deps.events) void this.#listen(deps.events);
+  }
+
+  async #listen(events: EventBus): Promise<void> {
+    const iterator = events.pubSub.subscribe('sessionsEnded')[Symbol.asyncIterator]();
+    this.#stopListening = () => void iterator.return?.();
+    try {
+      for (let next = await iterator.next(); !next.done; next = await iterator.next()) void this.#tick(true);
+    } catch (error) {
+      this.deps.onError(error);
+    }
   }
 
   #checking = false;
+  #checkAgain = false;
 
-  /** One check at a time: under load a slow query is not joined by a second. */
-  async #tick(): Promise<void> {
-    if (this.#checking) return;
+  /**
+   * One check at a time: under load a slow query is not joined by a second. A check asked for while one runs (`again`)
+   * runs after it, since the running one may have read before the change it is asked for.
+   */
+  async #tick(again = false): Promise<void> {
+    if (this.#checking) {
+      if (again) this.#checkAgain = true;
+      return;
+    }
     this.#checking = true;
     try {
-      await this.check();
+      do {
+        this.#checkAgain = false;
+        await this.check();
+      } while (this.#checkAgain);
     } catch (error) {
       this.deps.onError(error);
     } finally {
@@ -101,6 +128,7 @@ export class SessionGuard {
 
   stop(): void {
     clearInterval(this.#timer);
+    this.#stopListening?.();
     this.#streams.clear();
   }
 }

@@ -29,8 +29,8 @@ export const identityResources: GraphqlRouteSpec[] = [
     path: '/v1/signing-identities',
     operationId: 'linkSigningIdentity',
     tag: 'Signing identities',
-    summary: "Link a signing identity to another member's account",
-    description: 'Manager and admin identities: organization admins only. Signer identities: managers with the signing permission.',
+    summary: "Link a signing identity to a member's account",
+    description: 'Manager and admin identities: organization admins only (to themselves too). Signer identities: organization admins, and managers with the signing permission.',
     operation: /* GraphQL */ `
       mutation RestLinkSigningIdentity($input: LinkSigningIdentityInput!) { linkSigningIdentity(input: $input) { ...RestSigningIdentity } }
       ${IDENTITY_FIELDS}`,

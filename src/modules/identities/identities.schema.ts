@@ -4,7 +4,7 @@ import { linkSigningIdentity, unlinkSigningIdentity } from './identities.service
 
 const LinkSigningIdentityInput = builder.inputType('LinkSigningIdentityInput', {
   fields: (t) => ({
-    userEmail: t.string({ required: true, description: 'The account to link the identity to (not your own).' }),
+    userEmail: t.string({ required: true, description: 'The account to link the identity to (your own only if you are an organization admin).' }),
     organizationId: t.id({ required: true }),
     kind: t.field({ type: IdentityKindEnum, required: true }),
     locationId: t.id({ required: false, description: 'Limit the identity to one location of the organization.' }),
@@ -14,7 +14,7 @@ const LinkSigningIdentityInput = builder.inputType('LinkSigningIdentityInput', {
 builder.mutationFields((t) => ({
   linkSigningIdentity: t.withAuth({ signedIn: true }).prismaField({
     type: 'SigningIdentity',
-    description: 'Manager and admin identities: organization admins only. Signer identities: managers with the signing permission.',
+    description: 'Manager and admin identities: organization admins only (to themselves too). Signer identities: organization admins, and managers with the signing permission.',
     args: { input: t.arg({ type: LinkSigningIdentityInput, required: true }) },
     resolve: (query, _root, { input }, context) =>
       linkSigningIdentity(context.services, {
