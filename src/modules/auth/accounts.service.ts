@@ -131,7 +131,7 @@ async function signInAdmitted(
   const trustedDevice = deviceId !== null;
   const attempt = await countPasswordAttempt(services, email, input.client, user && deviceId ? { userId: user.id, deviceId } : null);
   if (!attempt.allowed) {
-    await recordActivity(services.db, { type: 'auth.sign_in.rate_limited', subjectUserId: null, ip: input.client.ip, userAgent: input.client.userAgent, data: { email } });
+    await recordActivity(services.db, { type: 'auth.sign_in.rate_limited', subjectUserId: null, ip: input.client.ip, userAgent: input.client.userAgent });
     throw rateLimited(attempt.results.filter((result) => !result.allowed));
   }
 
@@ -142,7 +142,7 @@ async function signInAdmitted(
       subjectUserId: user?.id ?? null,
       ip: input.client.ip,
       userAgent: input.client.userAgent,
-      data: { email, reason: !user ? 'unknown_email' : user.disabledAt ? 'disabled' : 'wrong_password', trustedDevice },
+      data: { reason: !user ? 'unknown_email' : user.disabledAt ? 'disabled' : 'wrong_password', trustedDevice },
     });
     throw invalidCredentials();
   }
@@ -187,7 +187,7 @@ export async function requestPasswordReset(services: Services, input: { email: s
   const now = services.clock.now();
   // The audit row and the token together: a token whose request is not on record is never mailed.
   await services.db.$transaction(async (tx) => {
-    await recordActivity(tx, { type: 'auth.password_reset.requested', subjectUserId: user?.id ?? null, ip: input.client.ip, userAgent: input.client.userAgent, data: { email, known } });
+    await recordActivity(tx, { type: 'auth.password_reset.requested', subjectUserId: user?.id ?? null, ip: input.client.ip, userAgent: input.client.userAgent, data: { known } });
     if (!user || !known) return;
     await tx.authToken.create({
       data: { purpose: 'PASSWORD_RESET', tokenHash: hashSecret(token), userId: user.id, maxUses: 1, createdAt: now, expiresAt: new Date(now.getTime() + auth.passwordResetTtlSeconds * 1000) },

@@ -105,7 +105,7 @@ export async function inviteMember<Q extends InvitationQuery>(
       organizationId,
       ip: input.client.ip,
       userAgent: input.client.userAgent,
-      data: { invitationId: created.id, email, roleId, locationIds, supersededInvitationIds: superseded },
+      data: { invitationId: created.id, roleId, locationIds, supersededInvitationIds: superseded },
     });
     return { invitation: created, organizationName: created.organization.name };
   });
@@ -217,7 +217,7 @@ export async function revokeInvitation<Q extends InvitationQuery>(services: Serv
       organizationId: invitation.organizationId,
       ip: input.client.ip,
       userAgent: input.client.userAgent,
-      data: { invitationId: id, email: invitation.email },
+      data: { invitationId: id },
     });
   });
   return services.db.invitation.findUniqueOrThrow({ ...(input.query ?? {}), where: { id } });
