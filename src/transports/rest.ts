@@ -3,6 +3,7 @@ import type { Services } from '../graphql/context.ts';
 import type { ErrorLog } from '../lib/error-log.ts';
 import { activityRoutes } from '../modules/activity/activity.rest.ts';
 import { appRoutes } from '../modules/apps/apps.rest.ts';
+import { documentImportRoutes } from '../modules/documents/documents.import.rest.ts';
 import { partnerRoutes } from '../modules/partners/partners.rest.ts';
 import { tokenRoutes } from '../modules/tokens/tokens.rest.ts';
 import { docsRoutes } from '../rest/docs-page.ts';
@@ -25,7 +26,8 @@ export const seedRoutes: RestRoute[] = [...appRoutes, ...partnerRoutes, ...token
  * same table (at the first request for it), and the reference page at `/v1/docs` that renders it.
  */
 export function restRoutes(schema: GraphQLSchema, resources: CompiledGraphqlRoute[], publicUrl: string): RestRoute[] {
-  const routes: DocumentedRoute[] = [...seedRoutes, ...activityRoutes, ...resources];
+  // The CSV routes come before the resources, so /v1/documents/export is not read as /v1/documents/:id.
+  const routes: DocumentedRoute[] = [...seedRoutes, ...activityRoutes, ...documentImportRoutes, ...resources];
   let openApi: string | undefined;
   const openApiRoute: RestRoute = {
     method: 'GET',
