@@ -54,6 +54,9 @@ describe('deleteAccount', () => {
     await db.loginSession.update({ where: { id: otherSession.session.id }, data: { ip: '203.0.113.7', userAgent: 'Alice’s phone' } });
     const identity = await db.signingIdentity.create({ data: { userId: alice.id, kind: 'SIGNER', organizationId: organization.id, email: alice.email, linkedById: owner.id } });
     const reset = await db.authToken.create({ data: { purpose: 'PASSWORD_RESET', tokenHash: hashSecret(generateSecret()), userId: alice.id, expiresAt: new Date(Date.now() + 3600_000) } });
+    const verification = await db.authToken.create({
+      data: { purpose: 'EMAIL_VERIFICATION', tokenHash: hashSecret(generateSecret()), userId: alice.id, email: 'alice.new@example.test', consumedAt: new Date(), expiresAt: new Date(Date.now() + 3600_000) },
+    });
     const group = await db.userGroup.create({ data: { organizationId: organization.id, name: 'Deletion group' } });
     await db.userGroupMember.create({ data: { groupId: group.id, userId: alice.id } });
     const document = await createDocument(db, { organizationId: organization.id, locationId: location.id });
@@ -84,6 +87,7 @@ describe('deleteAccount', () => {
     // Identities revoked and without the address; pending tokens revoked; out of every organization and group.
     expect(await db.signingIdentity.findUniqueOrThrow({ where: { id: identity.id } })).toMatchObject({ email: null, revokedAt: expect.any(Date) });
     expect((await db.authToken.findUniqueOrThrow({ where: { id: reset.id } })).revokedAt).toBeInstanceOf(Date);
+    expect((await db.authToken.findUniqueOrThrow({ where: { id: verification.id } })).email).toBeNull();
     expect(await db.membership.count({ where: { userId: alice.id } })).toBe(0);
     expect(await db.userGroupMember.count({ where: { userId: alice.id } })).toBe(0);
     // Kept: the records they created, still pointing at the account's id, and the organization's signer slot.

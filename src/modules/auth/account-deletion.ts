@@ -19,8 +19,9 @@ const rateLimited = (retryAfterSeconds: number) => new AppError('RATE_LIMITED', 
 /**
  * Deletes the signed-in person's account after they type their password again. Their personal data is erased: name
  * and email are replaced by placeholders, the password hash goes (which also retires every device token, see
- * trusted-devices.ts), linked signing identities are revoked and lose their email, pending tokens are revoked, the
- * addresses recorded on their sessions are cleared, and they leave every organization and user group. Every session
+ * trusted-devices.ts), linked signing identities are revoked and lose their email, pending tokens are revoked and
+ * every token loses the address it was issued for, the addresses recorded on their sessions are cleared, and they
+ * leave every organization and user group. Every session
  * ends in the same transaction, so the next request with any of its tokens is refused and the session guard closes
  * live streams at its next check. The row stays: documents, packages, campaigns and activity rows keep pointing at
  * its id, so the records they created stay with their organization.
@@ -69,6 +70,8 @@ async function deleteAccountAdmitted(services: Services, passwords: PasswordWork
     const ended = await tx.loginSession.updateMany({ where: { userId, revokedAt: null }, data: { revokedAt: now, revokedReason: 'account_deleted' } });
     await tx.loginSession.updateMany({ where: { userId }, data: { ip: null, userAgent: null } });
     await tx.authToken.updateMany({ where: { userId, consumedAt: null, revokedAt: null }, data: { revokedAt: now } });
+    // A verification token names the address it proves: the person's, even once used.
+    await tx.authToken.updateMany({ where: { userId, email: { not: null } }, data: { email: null } });
     await tx.signingIdentity.updateMany({ where: { userId, revokedAt: null }, data: { revokedAt: now } });
     await tx.signingIdentity.updateMany({ where: { userId }, data: { email: null } });
     await tx.membership.deleteMany({ where: { userId } });
