@@ -128,6 +128,27 @@ describe('closeOrganization', () => {
   });
 });
 
+describe('a signer of a closed organization', () => {
+  it('no longer finds its package in the signer queue, though an identity elsewhere matches the slot', async () => {
+    const db = t.db.prisma;
+    const org = await organizationInUse();
+    const elsewhere = await createOrganization(db);
+    const signer = await createUser(db, { roles: ['SIGNER'] });
+    await db.signingIdentity.create({ data: { userId: signer.id, kind: 'SIGNER', organizationId: elsewhere.organization.id, email: signer.email, linkedById: org.owner.id } });
+    const pkg = await db.signingPackage.create({
+      data: { organizationId: org.organizationId, title: 'Queued package', status: 'SENT', sentAt: new Date(), signers: { create: { order: 1, email: signer.email, name: signer.name } } },
+    });
+    const token = (await signInAs(t.app.services, signer.id)).token;
+    const QUEUE = /* GraphQL */ `query { signerQueueConnection(first: 50) { edges { node { id } } } }`;
+    const queue = async () =>
+      (await t.graphql<{ signerQueueConnection: { edges: { node: { id: string } }[] } }, Record<string, never>>(QUEUE, {}, { token })).body.data?.signerQueueConnection.edges.map((e) => e.node.id);
+    expect(await queue()).toContain(pkg.id);
+    expect(await code(CLOSE, { id: org.organizationId }, org.ownerToken)).toBe('OK');
+    expect(await queue()).not.toContain(pkg.id);
+    expect(await code(PACKAGE, { id: pkg.id }, token)).toBe('NOT_FOUND');
+  });
+});
+
 describe('POST /v1/organizations/{id}/close', () => {
   it('answers 204 to the owner, then 404 for the organization', async () => {
     const org = await organizationInUse();

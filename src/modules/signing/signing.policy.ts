@@ -145,10 +145,14 @@ export function actingSlot<T extends { status: string }>(slots: readonly T[]): T
   return slots.find((s) => s.status === 'PENDING' || s.status === 'VIEWED') ?? slots[0];
 }
 
-/** Packages assigned to the viewer as a signer. Drafts are the sender's business until they are sent. */
+/**
+ * Packages assigned to the viewer as a signer. Drafts are the sender's business until they are sent; a closed
+ * organization's packages are nobody's business any more.
+ */
 export async function assignedPackagesWhere(db: Db, viewer: Viewer): Promise<Prisma.SigningPackageWhereInput> {
   return {
     status: { not: 'DRAFT' },
+    organization: OPEN_ORGANIZATION,
     ...(viewer.organizationScope ? { organizationId: viewer.organizationScope } : {}),
     signers: { some: await viewerSignerSlotsWhere(db, viewer) },
   };
