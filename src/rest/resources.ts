@@ -5,12 +5,13 @@ import { identityResources } from '../modules/identities/identities.rest.ts';
 import { organizationResources } from '../modules/organizations/organizations.rest.ts';
 import { rcmResources } from '../modules/rcm/rcm.rest.ts';
 import { signingResources } from '../modules/signing/signing.rest.ts';
+import { userResources } from '../modules/users/users.rest.ts';
 import type { GraphQLServer } from '../transports/graphql-http.ts';
 import type { IdempotencyStore } from './idempotency.ts';
 import { compileGraphqlRoute, type CompiledGraphqlRoute, type GraphqlRouteSpec, type OperationRunner } from './graphql-route.ts';
 
 /** Every `/v1` resource route, declared in its domain's `<d>.rest.ts`. */
-export const resourceSpecs: readonly GraphqlRouteSpec[] = [...accountResources, ...organizationResources, ...identityResources, ...documentResources, ...rcmResources, ...signingResources];
+export const resourceSpecs: readonly GraphqlRouteSpec[] = [...accountResources, ...organizationResources, ...identityResources, ...documentResources, ...rcmResources, ...signingResources, ...userResources];
 
 
 /**
