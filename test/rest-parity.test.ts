@@ -303,6 +303,9 @@ async function accountWithPassword() {
   return { user, email };
 }
 
+/** Sign-up answers 202 when it only mails a verification link (the route says `accepted`), 201 when it opens a session. */
+const SIGN_UP_STATUS = (resourceSpecs.find((spec) => spec.operationId === 'signUp') as { accepted?: boolean } | undefined)?.accepted ? 202 : 201;
+
 /** Everyone may sign up, sign in and refresh, signed in or not: the body is the credential. */
 const PUBLIC = (status: number) => Object.fromEntries(CALLERS.map((caller) => [caller, status])) as Expected;
 
@@ -314,7 +317,7 @@ const signInFactories: Record<string, RouteFactory> = {
         const email = `${uniqueTag('signup-').toLowerCase()}@example.test`;
         return { request: { body: { email, name: 'Nia Newcomer', password: NEW_PASSWORD } }, aliases: [email], state: () => db().user.count({ where: { email } }) };
       },
-      expected: PUBLIC(201),
+      expected: PUBLIC(SIGN_UP_STATUS),
     },
     {
       name: 'a password that is too short',
@@ -1020,7 +1023,10 @@ describe('REST routes and their GraphQL twins', () => {
     expect(unpinned).toEqual([]);
     // No token is 401 everywhere but on the public routes, whose body is the credential.
     const anonymous = resourceSpecs.filter((spec) => factories[spec.operationId]?.some((c) => c.expected.anonymous !== 401));
-    expect(anonymous.map((spec) => spec.operationId).sort()).toEqual(['refreshSession', 'signIn', 'signUp', 'updateLoan']);
+    const publicRoutes = resourceSpecs.filter((spec) => (spec as { public?: boolean }).public).map((spec) => spec.operationId);
+    expect(publicRoutes.length).toBeGreaterThan(0);
+    // updateLoan: a variable GraphQL cannot coerce is refused before any rule (its 'a rate that is not a number' case).
+    expect(anonymous.map((spec) => spec.operationId).sort()).toEqual([...publicRoutes, 'updateLoan'].sort());
   });
 
   it('builds every kind of caller', () => {
