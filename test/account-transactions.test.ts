@@ -9,7 +9,9 @@ import {
   SignInDocument,
   SignOutDocument,
   SignUpDocument,
+  VerifyEmailDocument,
 } from './generated/graphql.ts';
+import { signUpVerified, verificationTokenFor } from './support/accounts.ts';
 import { startTestApp, type TestApp } from './support/app.ts';
 
 // Each account flow's audit row is its last write. A trigger on the real database makes that write fail for the
@@ -54,10 +56,9 @@ const PASSWORD = 'the first password';
 
 async function signedUp() {
   const email = freshEmail();
-  const answer = await t.graphql(SignUpDocument, { input: { email, password: PASSWORD, name: 'Tx Person' } });
-  expect(answer.body.errors).toBeUndefined();
+  const session = await signUpVerified(t, { email, password: PASSWORD, name: 'Tx Person' });
   const user = await t.db.prisma.user.findUniqueOrThrow({ where: { email } });
-  return { email, user, accessToken: answer.body.data!.signUp.accessToken, refreshToken: answer.body.data!.signUp.refreshToken };
+  return { email, user, accessToken: session.accessToken, refreshToken: session.refreshToken };
 }
 
 const liveSessions = (userId: string) => t.db.prisma.loginSession.count({ where: { userId, revokedAt: null } });
@@ -70,19 +71,36 @@ function expectCodedFailure(body: { errors?: Array<{ message: string; extensions
 }
 
 describe('account flows in one transaction', () => {
-  it('signUp leaves no account and no session when its audit row fails, and the email stays free', async () => {
+  it('signUp leaves no account and no link when its audit row fails, and the email stays free', async () => {
     await failAudit('auth.sign_up');
     const email = freshEmail();
     const failed = await t.graphql(SignUpDocument, { input: { email, password: PASSWORD, name: 'Tx Person' } });
     expectCodedFailure(failed.body);
     expect(await t.db.prisma.user.count({ where: { email } })).toBe(0);
+    expect(await t.db.prisma.authToken.count({ where: { purpose: 'EMAIL_VERIFICATION', email } })).toBe(0);
 
     await t.db.prisma.$executeRawUnsafe(`DELETE FROM test_failing_activity`);
     const retried = await t.graphql(SignUpDocument, { input: { email, password: PASSWORD, name: 'Tx Person' } });
-    expect(retried.body.data?.signUp?.accessToken).toBeTruthy();
+    expect(retried.body.data?.signUp?.email).toBe(email);
     const user = await t.db.prisma.user.findUniqueOrThrow({ where: { email } });
-    expect(await liveSessions(user.id)).toBe(1);
+    expect(user.emailVerifiedAt).toBeNull();
+    expect(await liveSessions(user.id)).toBe(0);
     expect(await activities('auth.sign_up', user.id)).toBe(1);
+  });
+
+  it('verifyEmail verifies nothing, starts no session and keeps its link when its audit row fails', async () => {
+    const email = freshEmail();
+    await t.graphql(SignUpDocument, { input: { email, password: PASSWORD, name: 'Tx Person' } });
+    const token = await verificationTokenFor(t, email);
+    await failAudit('auth.email.verified');
+    expectCodedFailure((await t.graphql(VerifyEmailDocument, { token })).body);
+    const user = await t.db.prisma.user.findUniqueOrThrow({ where: { email } });
+    expect(user.emailVerifiedAt).toBeNull();
+    expect(await liveSessions(user.id)).toBe(0);
+
+    await t.db.prisma.$executeRawUnsafe(`DELETE FROM test_failing_activity`);
+    expect((await t.graphql(VerifyEmailDocument, { token })).body.data?.verifyEmail.user.emailVerified).toBe(true);
+    expect(await liveSessions(user.id)).toBe(1);
   });
 
   it('signIn starts no session when its audit row fails', async () => {

@@ -22,6 +22,7 @@ import { addMember, createDocument, createOrganization, createUser, exchangedTok
  */
 const PUBLIC_FIELDS = new Set([
   'Mutation.signUp',
+  'Mutation.verifyEmail',
   'Mutation.signIn',
   'Mutation.refreshSession',
   'Mutation.requestPasswordReset',

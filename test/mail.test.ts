@@ -8,6 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../src/lib/clock.ts';
 import { createLogger } from '../src/lib/logger.ts';
 import { createMailer, MailDeliveryError, type Mailer } from '../src/modules/mail/mailer.ts';
+import { signUpVerified } from './support/accounts.ts';
 import { extractLinks, parseMail, startSmtpServer, type TestSmtpServer } from './support/smtp.ts';
 import { startTestApp, type TestApp } from './support/app.ts';
 import { addMember, createOrganization, createUser, signInAs } from './support/factories.ts';
@@ -254,8 +255,7 @@ describe('mails the platform sends show user-supplied text only in quotes', () =
 
   /** Signs up `name`, creates an organization and invites `invitee`; answers the invitation mail. */
   async function inviteAs(name: string, inviterEmail: string, invitee: string) {
-    const signUp = await t.graphql('mutation($input: SignUpInput!) { signUp(input: $input) { accessToken } }', { input: { email: inviterEmail, password: 'a long enough password', name } });
-    const token = (signUp.body.data as { signUp: { accessToken: string } }).signUp.accessToken;
+    const token = (await signUpVerified(t, { email: inviterEmail, password: 'a long enough password', name }, { smtp })).accessToken;
     const created = await t.graphql('mutation { createOrganization(input: { name: "Mail \\"Quoted\\" Lending" }) { id roles { id name } } }', {}, { token });
     const organization = (created.body.data as { createOrganization: { id: string; roles: Array<{ id: string; name: string }> } }).createOrganization;
     const roleId = organization.roles.find((role) => role.name === 'Staff')!.id;
@@ -296,10 +296,19 @@ describe('mails the platform sends show user-supplied text only in quotes', () =
     expect(mail.text.split('\n').some((line) => line.startsWith('Your account is locked'))).toBe(false);
   });
 
-  it('leaves the account name out of the password reset mail', async () => {
-    await t.graphql('mutation($input: SignUpInput!) { signUp(input: $input) { accessToken } }', { input: { email: 'resetter@mail.test', password: 'a long enough password', name: PHISHING } });
+  it('leaves the name typed at sign-up out of the verification, account-exists and password reset mails', async () => {
+    const signUp = (name: string) => t.graphql('mutation($input: SignUpInput!) { signUp(input: $input) { email } }', { input: { email: 'resetter@mail.test', password: 'a long enough password', name } });
+    await signUp(PHISHING);
+    const verification = await smtp.waitFor((m) => m.to.includes('resetter@mail.test') && m.subject === 'Confirm your email address for Safeclose');
+    expect(verification.text).toContain('Someone signed up for Safeclose with this email address.');
+    expect(verification.text).toMatch(/^http:\/\/safeclose\.test\/verify-email\?token=/m);
+    expect(verification.text).not.toContain('Your account is locked');
+    await signUp(`Second ${PHISHING}`);
+    const exists = await smtp.waitFor((m) => m.to.includes('resetter@mail.test') && m.subject === 'You already have a Safeclose account');
+    expect(exists.text.split('\n').filter((line) => /^https?:\/\//.test(line))).toEqual(['http://safeclose.test/sign-in', 'http://safeclose.test/forgot-password']);
+    expect(exists.text).not.toContain('Your account is locked');
     await t.graphql('mutation { requestPasswordReset(email: "resetter@mail.test") }');
-    const mail = await smtp.waitFor((m) => m.to.includes('resetter@mail.test'));
+    const mail = await smtp.waitFor((m) => m.to.includes('resetter@mail.test') && m.subject.startsWith('Reset'));
     expect(mail.subject).toBe('Reset your Safeclose password');
     expect(mail.text).toContain('reset the password of the Safeclose account for this email address');
     expect(mail.text).not.toContain('Your account is locked');

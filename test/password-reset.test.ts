@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MeDocument, RequestPasswordResetDocument, ResetPasswordDocument, SignInDocument, SignUpDocument } from './generated/graphql.ts';
+import { signUpVerified } from './support/accounts.ts';
 import { ManualClock, startTestApp, type TestApp } from './support/app.ts';
 import { extractLinks, startSmtpServer } from './support/smtp.ts';
 
@@ -19,8 +20,8 @@ afterAll(async () => {
 let counter = 0;
 async function account() {
   const email = `reset${++counter}.${Date.now()}@example.test`;
-  const { body } = await t.graphql(SignUpDocument, { input: { email, password: 'original password', name: 'Reset Person' } });
-  return { email, token: body.data!.signUp.accessToken };
+  const session = await signUpVerified(t, { email, password: 'original password', name: 'Reset Person' }, { smtp });
+  return { email, token: session.accessToken };
 }
 
 /** Asks for a reset link and follows the link in the mail that arrives, returning its token. */

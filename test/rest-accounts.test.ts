@@ -2,6 +2,7 @@ import createClient from 'openapi-fetch';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../src/lib/password.ts';
 import type { paths } from './generated/rest-api.ts';
+import { signUpVerified, verificationTokenFor } from './support/accounts.ts';
 import { startTestApp, type TestApp } from './support/app.ts';
 import { appOrganization, post, psAuth } from './support/apps.ts';
 import { addMember, createOrganization, createUser, linkManagerIdentity, signInAs } from './support/factories.ts';
@@ -41,7 +42,7 @@ describe('GET /v1/me', () => {
     const alice = await person({ roles: ['MANAGER'] });
     const { data, response } = await api(alice.token).GET('/v1/me');
     expect(response.status).toBe(200);
-    expect(data).toEqual({ id: alice.id, email: alice.email, name: alice.name, roles: ['MANAGER'], createdAt: alice.createdAt.toISOString() });
+    expect(data).toEqual({ id: alice.id, email: alice.email, emailVerified: true, name: alice.name, roles: ['MANAGER'], createdAt: alice.createdAt.toISOString() });
     expect(response.headers.get('etag')).toBeNull();
     expect(response.headers.get('cache-control')).toBe('no-store');
     const app = await api(appSessionToken).GET('/v1/me');
@@ -262,22 +263,40 @@ describe('signing identities under /v1', () => {
 describe('signing up and in over REST', () => {
   const secret = 'a long passphrase for rest sign-in';
 
-  it('signs up (201), the token reads /v1/me, and nothing sets a cookie or logs the password', async () => {
+  it('signs up (202) with the same neutral answer for a new and a registered email, no session, and a mailed link that verifies and signs in', async () => {
     const email = `rest-signup-${Date.now()}@example.test`;
     const { data, response } = await api().POST('/v1/users', { body: { email, name: 'Rest Newcomer', password: secret } });
-    expect(response.status).toBe(201);
-    expect(response.headers.get('location')).toBe('http://safeclose.test/v1/me');
+    expect(response.status).toBe(202);
+    expect(response.headers.get('location')).toBeNull();
     expect(response.headers.get('set-cookie')).toBeNull();
     expect(response.headers.get('cache-control')).toBe('no-store');
-    expect(data).toMatchObject({ tokenType: 'Bearer', accessToken: expect.any(String), refreshToken: expect.any(String), user: { email, name: 'Rest Newcomer' } });
-    const me = await api(data!.accessToken).GET('/v1/me');
-    expect(me.data).toMatchObject({ id: data!.user.id, email });
+    expect(Object.keys(data!).sort()).toEqual(['email', 'message']);
+    const again = await api().POST('/v1/users', { body: { email, name: 'Someone Else', password: 'another long passphrase' } });
+    expect(again.response.status).toBe(202);
+    expect(again.data).toEqual(data);
+
+    const token = await verificationTokenFor(t, email);
+    const verified = await api().POST('/v1/users/verify', { body: { token } });
+    expect(verified.response.status).toBe(200);
+    expect(verified.response.headers.get('set-cookie')).toBeNull();
+    expect(verified.data).toMatchObject({ tokenType: 'Bearer', accessToken: expect.any(String), refreshToken: expect.any(String), user: { email, name: 'Rest Newcomer', emailVerified: true } });
+    const me = await api(verified.data!.accessToken).GET('/v1/me');
+    expect(me.data).toMatchObject({ id: verified.data!.user.id, email, emailVerified: true });
+
+    const reused = await api().POST('/v1/users/verify', { body: { token } });
+    expect(reused.response.status).toBe(400);
+    expect(reused.response.headers.get('content-type')).toBe(PROBLEM);
+    expect(reused.error).toMatchObject({ code: 'BAD_USER_INPUT', reason: 'INVALID_VERIFICATION_TOKEN' });
+    const keyed = await fetch(`${t.url}/v1/users`, { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': 'signup-1' }, body: JSON.stringify({ email, name: 'Keyed', password: secret }) });
+    expect(keyed.status).toBe(400);
+    expect(await keyed.json()).toMatchObject({ reason: 'IDEMPOTENCY_NOT_SUPPORTED' });
     expect(t.logs.text).not.toContain(secret);
+    expect(t.logs.text).not.toContain(token);
   });
 
   it('signs in with the right password (200) and not with a wrong one (401 INVALID_CREDENTIALS), nor anonymously with a key', async () => {
     const email = `rest-signin-${Date.now()}@example.test`;
-    expect((await api().POST('/v1/users', { body: { email, name: 'Rest Signer-In', password: secret } })).response.status).toBe(201);
+    await signUpVerified(t, { email, name: 'Rest Signer-In', password: secret });
     const wrong = await api().POST('/v1/sessions', { body: { email, password: 'not the passphrase at all' } });
     expect(wrong.response.status).toBe(401);
     expect(wrong.response.headers.get('content-type')).toBe(PROBLEM);
@@ -293,7 +312,8 @@ describe('signing up and in over REST', () => {
 
   it('refreshes once with a refresh token; the same refresh token a second time is refused', async () => {
     const email = `rest-refresh-${Date.now()}@example.test`;
-    const signedUp = await api().POST('/v1/users', { body: { email, name: 'Rest Refresher', password: secret } });
+    await api().POST('/v1/users', { body: { email, name: 'Rest Refresher', password: secret } });
+    const signedUp = await api().POST('/v1/users/verify', { body: { token: await verificationTokenFor(t, email) } });
     const refreshed = await api().POST('/v1/sessions/refresh', { body: { refreshToken: signedUp.data!.refreshToken } });
     expect(refreshed.response.status).toBe(200);
     expect(refreshed.data!.refreshToken).not.toBe(signedUp.data!.refreshToken);

@@ -31,7 +31,7 @@ import { httpExtension } from './errors.ts';
  */
 export const SECRET_RETURNING_MUTATIONS: ReadonlySet<string> = new Set([
   'signIn',
-  'signUp',
+  'verifyEmail',
   'refreshSession',
   'exchangeAuthenticationToken',
   'createUserAuthenticationToken',
@@ -46,7 +46,7 @@ export const SECRET_RETURNING_MUTATIONS: ReadonlySet<string> = new Set([
  * Mutations whose request carries a password. A key's fingerprint (a fast SHA-256 of the variables) is kept with
  * it, which for a password would be a guessable hash of it: an `Idempotency-Key` on them is refused as well.
  */
-export const PASSWORD_CARRYING_MUTATIONS: ReadonlySet<string> = new Set(['changePassword', 'resetPassword', 'deleteAccount']);
+export const PASSWORD_CARRYING_MUTATIONS: ReadonlySet<string> = new Set(['signUp', 'changePassword', 'changeEmail', 'resetPassword', 'deleteAccount']);
 
 interface GraphQLParams {
   query?: string | null;

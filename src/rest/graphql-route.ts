@@ -76,6 +76,8 @@ export interface GraphqlRouteSpec {
    * `Link: <…>; rel="next"`. A plain GraphQL list is answered as `{ items, next: null }`, one page.
    */
   list?: boolean;
+  /** Answered 202 Accepted: the request was taken and its effect comes later, outside this exchange (a mailed link). */
+  accepted?: boolean;
   /** The answer is empty (204) when the root field's value is `true`. */
   noContent?: boolean;
   /**
@@ -381,6 +383,7 @@ function resultAnswer(ctx: RestContext, route: CompiledGraphqlRoute, result: Exe
     if (location) headers.location = `${ctx.services.config.publicUrl.replace(/\/$/, '')}${location}`;
     return jsonAnswer(ctx, 201, record, headers);
   }
+  if (spec.accepted) return jsonAnswer(ctx, 202, record, headers);
   if (spec.method === 'GET' && headers.etag && ctx.req.headers['if-none-match']?.split(',').some((tag) => tag.trim().replace(/^W\//, '') === headers.etag)) {
     return { status: 304, headers: { etag: headers.etag, 'cache-control': 'private, no-cache' }, body: '' };
   }

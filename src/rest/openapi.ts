@@ -264,8 +264,8 @@ function describeGraphqlRoute(writer: SchemaWriter, schema: GraphQLSchema, route
   const success: Record<string, unknown> = spec.noContent
     ? { 204: { description: 'Done.' } }
     : {
-        [spec.created ? 201 : 200]: {
-          description: spec.created ? 'Created.' : 'OK.',
+        [spec.created ? 201 : spec.accepted ? 202 : 200]: {
+          description: spec.created ? 'Created.' : spec.accepted ? 'Accepted: what follows arrives by mail.' : 'OK.',
           headers: {
             ...(spec.created ? { Location: { description: 'The new resource (absent when it is not read on its own, as an outreach attempt).', schema: { type: 'string', format: 'uri' } } } : {}),
             ...(versioned ? { ETag: { description: 'The version, for If-Match.', schema: { type: 'string' } } } : {}),

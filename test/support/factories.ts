@@ -7,10 +7,16 @@ import { issueAccessToken } from '../../src/modules/auth/access-token.ts';
 let counter = 0;
 const unique = () => `${Date.now().toString(36)}${(++counter).toString(36)}`;
 
-export async function createUser(db: Db, input: { roles?: PlatformRole[]; email?: string; name?: string } = {}) {
+/** An account whose email is verified, as after sign-up and its link, unless `emailVerified: false`. */
+export async function createUser(db: Db, input: { roles?: PlatformRole[]; email?: string; name?: string; emailVerified?: boolean } = {}) {
   const id = unique();
   return db.user.create({
-    data: { email: input.email ?? `user-${id}@example.test`, name: input.name ?? `User ${id}`, roles: input.roles ?? [] },
+    data: {
+      email: input.email ?? `user-${id}@example.test`,
+      name: input.name ?? `User ${id}`,
+      roles: input.roles ?? [],
+      emailVerifiedAt: input.emailVerified === false ? null : new Date(),
+    },
   });
 }
 

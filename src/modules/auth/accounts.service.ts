@@ -6,7 +6,7 @@ import { checkPasswordPolicy, hashPassword, withPasswordWork, type PasswordWork 
 import type { RateLimitResult, RateLimitRule } from '../../lib/rate-limit.ts';
 import { generateSecret, hashSecret } from '../../lib/tokens.ts';
 import { email as validEmail, EMAIL, EMAIL_MAX_LENGTH, text } from '../../lib/validate.ts';
-import { passwordResetMail } from '../mail/templates.ts';
+import { accountExistsMail, emailChangeMail, emailVerificationMail, passwordResetMail } from '../mail/templates.ts';
 import { recordActivity } from '../activity/activity.service.ts';
 import { assertAccountSession, type Viewer } from './viewer.ts';
 import { revokeSessions, startSession, type ClientInfo, type IssuedSession } from './sessions.service.ts';
@@ -31,25 +31,180 @@ const rateLimited = (results: RateLimitResult[]) =>
     retryAfterSeconds: Math.max(1, ...results.map((r) => r.retryAfterSeconds)),
   });
 
-/** Creates the account, its first session and the audit row in one transaction: all of them, or none. */
-export async function signUp(services: Services, input: { email: string; password: string; name: string; client: ClientInfo }): Promise<SignedInSession> {
+/** How long a verification link (a sign-up's, or an email change's) works. */
+export const EMAIL_VERIFICATION_TTL_SECONDS = 24 * 3600;
+
+/** What `signUp` answers: the same whether or not the address already has an account. */
+export interface SignUpAcceptance {
+  email: string;
+}
+
+const verificationLink = (services: Services, token: string) => `${services.config.publicUrl}/verify-email?token=${encodeURIComponent(token)}`;
+
+/** Mails after the response, so timing does not tell which mail went out; a failure is logged without the link. */
+function mailLater(services: Services, message: { to: string; subject: string; text: string }, log: Record<string, unknown>, what: string): void {
+  void services.mailer.send(message).catch((error: unknown) => services.logger.error({ err: error, ...log }, `${what} mail failed`));
+}
+
+/**
+ * Starts a sign-up without telling whether the address is registered: limited per address and per email, the
+ * password hashed either way, and the answer the same. A new address gets an unverified account and a single-use
+ * link (`verifyEmail`) that verifies it and starts the first session; an address with an account gets a mail saying
+ * so, pointing to sign-in and password reset, and nothing changes. The account, its link and the audit row are
+ * written in one transaction.
+ */
+export async function signUp(services: Services, input: { email: string; password: string; name: string; client: ClientInfo }): Promise<SignUpAcceptance> {
   const email = normaliseEmail(input.email);
   const name = text(input.name, 'name', { max: 200 });
   checkPasswordPolicy(input.password);
+  const { auth, publicUrl } = services.config;
+  const counted = await Promise.all([
+    services.rateLimiter.hit(`signup:email:${email}`, { limit: auth.passwordResetsPerEmail, windowSeconds: auth.passwordResetWindowSeconds }),
+    services.rateLimiter.hit(`signup:address:${input.client.ip ?? 'unknown'}`, { limit: auth.signInFailuresPerAddress, windowSeconds: auth.signInFailureWindowSeconds }),
+  ]);
+  const refused = counted.filter((result) => !result.allowed);
+  if (refused.length > 0) throw rateLimited(refused);
+  // Hashed for a registered address too (and thrown away), so both answers take as long.
   const passwordHash = await hashPassword(input.password);
   const now = services.clock.now();
-  const session = await services.db.$transaction(async (tx) => {
-    const user = await tx.user
-      .create({ data: { email, name, passwordHash, passwordChangedAt: now }, select: { id: true } })
-      .catch((error: unknown) => {
-        if ((error as { code?: string }).code === 'P2002') throw new AppError('CONFLICT', 'An account with this email already exists. Sign in instead.', { field: 'email' });
-        throw error;
+  const token = generateSecret();
+  const start = () =>
+    services.db.$transaction(async (tx) => {
+      const existing = await tx.user.findUnique({ where: { email }, select: { id: true } });
+      if (existing) {
+        await recordActivity(tx, { type: 'auth.sign_up.existing_account', subjectUserId: existing.id, ip: input.client.ip, userAgent: input.client.userAgent });
+        return { userId: existing.id, created: false };
+      }
+      const user = await tx.user.create({ data: { email, name, passwordHash, passwordChangedAt: now }, select: { id: true } });
+      await tx.authToken.create({
+        data: { purpose: 'EMAIL_VERIFICATION', tokenHash: hashSecret(token), userId: user.id, email, maxUses: 1, createdAt: now, expiresAt: new Date(now.getTime() + EMAIL_VERIFICATION_TTL_SECONDS * 1000) },
       });
-    const started = await startSession({ ...services, db: tx }, { userId: user.id, kind: 'PASSWORD', client: input.client });
-    await recordActivity(tx, { type: 'auth.sign_up', actorUserId: user.id, subjectUserId: user.id, ip: input.client.ip, userAgent: input.client.userAgent, data: { sessionId: started.sessionId } });
-    return started;
+      await recordActivity(tx, { type: 'auth.sign_up', actorUserId: user.id, subjectUserId: user.id, ip: input.client.ip, userAgent: input.client.userAgent });
+      return { userId: user.id, created: true };
+    });
+  // A concurrent sign-up may take the address between the read and the insert: then it is a registered address.
+  const outcome = await start().catch((error: unknown) => {
+    if ((error as { code?: string }).code === 'P2002') return start();
+    throw error;
   });
-  return { ...session, deviceToken: issueDeviceToken({ id: session.userId, passwordHash }, now) };
+  const message = outcome.created
+    ? emailVerificationMail({ link: verificationLink(services, token), hours: EMAIL_VERIFICATION_TTL_SECONDS / 3600 })
+    : accountExistsMail({ signInLink: `${publicUrl}/sign-in`, resetLink: `${publicUrl}/forgot-password` });
+  mailLater(services, { to: email, ...message }, { userId: outcome.userId }, outcome.created ? 'email verification' : 'account exists');
+  return { email };
+}
+
+const invalidVerificationToken = () =>
+  new AppError('BAD_USER_INPUT', 'This confirmation link is invalid, expired or already used. Sign up again or ask for a new one.', {
+    field: 'token',
+    reason: 'INVALID_VERIFICATION_TOKEN',
+  });
+
+const emailTaken = () =>
+  new AppError('CONFLICT', 'Another account uses this email address now, so it cannot become yours.', { field: 'token', reason: 'EMAIL_TAKEN' });
+
+/**
+ * Follows a verification link (exactly once, even under concurrent use): the address it proves becomes the
+ * account's verified email (a sign-up's own, or the new one of an email change) and a session starts. The account's
+ * other pending links stop working. The email, the session and the audit row are written in one transaction.
+ */
+export async function verifyEmail(services: Services, input: { token: string; client: ClientInfo }): Promise<IssuedSession & { deviceToken?: string }> {
+  const now = services.clock.now();
+  const tokenHash = hashSecret(input.token);
+  const verified = await services.db
+    .$transaction(async (tx) => {
+      const claimed = await tx.authToken.updateMany({
+        where: { tokenHash, purpose: 'EMAIL_VERIFICATION', consumedAt: null, revokedAt: null, expiresAt: { gt: now } },
+        data: { consumedAt: now, lastUsedAt: now, useCount: { increment: 1 } },
+      });
+      if (claimed.count !== 1) return null;
+      const stored = await tx.authToken.findUniqueOrThrow({
+        where: { tokenHash },
+        select: { email: true, user: { select: { id: true, email: true, passwordHash: true, disabledAt: true } } },
+      });
+      const user = stored.user;
+      if (!user || !stored.email || user.disabledAt) return null;
+      const changed = stored.email !== user.email;
+      if (changed && (await tx.user.findUnique({ where: { email: stored.email }, select: { id: true } }))) throw emailTaken();
+      await tx.user.update({ where: { id: user.id }, data: { email: stored.email, emailVerifiedAt: now } });
+      await tx.authToken.updateMany({ where: { userId: user.id, purpose: 'EMAIL_VERIFICATION', consumedAt: null, revokedAt: null }, data: { revokedAt: now } });
+      const started = await startSession({ ...services, db: tx }, { userId: user.id, kind: 'PASSWORD', client: input.client });
+      await recordActivity(tx, {
+        type: changed ? 'auth.email.changed' : 'auth.email.verified',
+        actorUserId: user.id,
+        subjectUserId: user.id,
+        ip: input.client.ip,
+        userAgent: input.client.userAgent,
+        data: { sessionId: started.sessionId },
+      });
+      return { started, passwordHash: user.passwordHash };
+    })
+    .catch((error: unknown) => {
+      if ((error as { code?: string }).code === 'P2002') throw emailTaken();
+      throw error;
+    });
+  if (!verified) throw invalidVerificationToken();
+  const { started, passwordHash } = verified;
+  return passwordHash ? { ...started, deviceToken: issueDeviceToken({ id: started.userId, passwordHash }, now) } : started;
+}
+
+/**
+ * Asks to move the signed-in account to another address, after its password: a link goes to the new address, and
+ * the change takes effect when it is followed (`verifyEmail`). The answer is the same when the address belongs to
+ * another account (then no link is made or mailed), so this is no way to learn who is registered. A new request
+ * replaces the account's pending links.
+ */
+export async function changeEmail(services: Services, input: { viewer: Viewer; newEmail: string; password: string; client: ClientInfo }): Promise<void> {
+  assertAccountSession(input.viewer, 'change the email address');
+  const email = normaliseEmail(input.newEmail, 'newEmail');
+  return withPasswordWork((passwords) => changeEmailAdmitted(services, passwords, { ...input, newEmail: email }));
+}
+
+async function changeEmailAdmitted(services: Services, passwords: PasswordWork, input: { viewer: Viewer; newEmail: string; password: string; client: ClientInfo }): Promise<void> {
+  const { auth } = services.config;
+  const key = `email-change:${input.viewer.userId}`;
+  const attempt = await services.rateLimiter.hit(key, { limit: auth.signInFailuresPerAccount, windowSeconds: auth.signInFailureWindowSeconds });
+  if (!attempt.allowed) throw rateLimited([attempt]);
+  const user = await services.db.user.findUniqueOrThrow({ where: { id: input.viewer.userId }, select: { email: true, passwordHash: true } });
+  const check = user.passwordHash ? await passwords.verify(user.passwordHash, input.password) : { valid: false };
+  if (!check.valid) throw new AppError('BAD_USER_INPUT', 'The password is incorrect.', { field: 'password', reason: 'WRONG_PASSWORD' });
+  if (input.newEmail === user.email) throw new AppError('BAD_USER_INPUT', 'This is already your email address.', { field: 'newEmail', reason: 'SAME_EMAIL' });
+  const now = services.clock.now();
+  const token = generateSecret();
+  const taken = await services.db.$transaction(async (tx) => {
+    const owner = await tx.user.findUnique({ where: { email: input.newEmail }, select: { id: true } });
+    await tx.authToken.updateMany({ where: { userId: input.viewer.userId, purpose: 'EMAIL_VERIFICATION', consumedAt: null, revokedAt: null }, data: { revokedAt: now } });
+    if (!owner) {
+      await tx.authToken.create({
+        data: {
+          purpose: 'EMAIL_VERIFICATION',
+          tokenHash: hashSecret(token),
+          userId: input.viewer.userId,
+          email: input.newEmail,
+          maxUses: 1,
+          createdAt: now,
+          expiresAt: new Date(now.getTime() + EMAIL_VERIFICATION_TTL_SECONDS * 1000),
+        },
+      });
+    }
+    await recordActivity(tx, {
+      type: 'auth.email.change_requested',
+      actorUserId: input.viewer.userId,
+      subjectUserId: input.viewer.userId,
+      ip: input.client.ip,
+      userAgent: input.client.userAgent,
+      data: { sessionId: input.viewer.sessionId, addressTaken: Boolean(owner) },
+    });
+    return Boolean(owner);
+  });
+  await services.rateLimiter.reset(key);
+  if (taken) return;
+  mailLater(
+    services,
+    { to: input.newEmail, ...emailChangeMail({ link: verificationLink(services, token), hours: EMAIL_VERIFICATION_TTL_SECONDS / 3600 }) },
+    { userId: input.viewer.userId },
+    'email change',
+  );
 }
 
 /** One sign-in window, and what a successful attempt does to it. */
@@ -204,8 +359,8 @@ const invalidResetToken = () =>
   new AppError('BAD_USER_INPUT', 'This reset link is invalid, expired or already used. Ask for a new one.', { field: 'token', reason: 'INVALID_RESET_TOKEN' });
 
 /**
- * Consumes a reset token (exactly once, even under concurrent use), sets the password and ends every session, with
- * its audit row, in one transaction.
+ * Consumes a reset token (exactly once, even under concurrent use), sets the password, verifies the address the link
+ * went to and ends every session, with its audit row, in one transaction.
  */
 export async function resetPassword(services: Services, input: { token: string; newPassword: string; client: ClientInfo }): Promise<void> {
   checkPasswordPolicy(input.newPassword);
@@ -221,6 +376,8 @@ export async function resetPassword(services: Services, input: { token: string; 
     const token = await tx.authToken.findUniqueOrThrow({ where: { tokenHash }, select: { userId: true } });
     if (!token.userId) return null;
     await tx.user.update({ where: { id: token.userId }, data: { passwordHash, passwordChangedAt: now } });
+    // The link was mailed to the account's address, which is proven now (an email only changes once verified).
+    await tx.user.updateMany({ where: { id: token.userId, emailVerifiedAt: null }, data: { emailVerifiedAt: now } });
     await tx.loginSession.updateMany({ where: { userId: token.userId, revokedAt: null }, data: { revokedAt: now, revokedReason: 'password_reset' } });
     await tx.authToken.updateMany({ where: { userId: token.userId, purpose: 'PASSWORD_RESET', consumedAt: null }, data: { revokedAt: now } });
     await recordActivity(tx, { type: 'auth.password_reset.completed', actorUserId: token.userId, subjectUserId: token.userId, ip: input.client.ip, userAgent: input.client.userAgent });

@@ -2,7 +2,7 @@ import type { GraphqlRouteSpec } from '../../rest/graphql-route.ts';
 
 /** Shared with the routes that show a member's account. */
 export const USER_FIELDS = /* GraphQL */ `
-  fragment RestUser on User { id email name roles createdAt }
+  fragment RestUser on User { id email emailVerified name roles createdAt }
 `;
 
 const SESSION_FIELDS = /* GraphQL */ `
@@ -17,7 +17,7 @@ const AUTH_PAYLOAD_FIELDS = /* GraphQL */ `
 `;
 
 /**
- * Signing up and in, and the signed-in account and its sessions, under `/v1`: each route is the GraphQL operation
+ * Signing up (and verifying the address) and in, and the signed-in account and its sessions, under `/v1`: each route is the GraphQL operation
  * beside it. The session routes answer tokens in the body only (REST sets no cookies) and refuse Idempotency-Key:
  * their requests carry passwords and their answers secrets.
  */
@@ -27,15 +27,32 @@ export const accountResources: GraphqlRouteSpec[] = [
     path: '/v1/users',
     operationId: 'signUp',
     tag: 'Account',
-    summary: 'Create an account and sign in',
-    description: 'Answers a session for the new account; keep `accessToken` for `Authorization: Bearer`, and `refreshToken` and `deviceToken` for later.',
+    summary: 'Sign up: mail a link that verifies the address',
+    description:
+      'Answers 202 with the same body whether or not the email has an account, and no session. A new address gets a link (24 hours, once) whose `token` ' +
+      '`POST /v1/users/verify` trades for a session; a registered one gets a mail pointing to sign-in and password reset. Limited per address and per email (429).',
     operation: /* GraphQL */ `
-      mutation RestSignUp($input: SignUpInput!) { signUp(input: $input) { ...RestAuthPayload } }
-      ${AUTH_PAYLOAD_FIELDS}`,
+      mutation RestSignUp($input: SignUpInput!) { signUp(input: $input) { email message } }`,
     body: 'input',
     secretBody: true,
     public: true,
-    created: () => '/v1/me',
+    accepted: true,
+  },
+  {
+    method: 'POST',
+    path: '/v1/users/verify',
+    operationId: 'verifyEmail',
+    tag: 'Account',
+    summary: 'Verify an email address with the token from its link, and sign in',
+    description:
+      'The `token` of the `/verify-email?token=` link mailed by sign-up or an email change. Answers a session; keep `accessToken` for `Authorization: Bearer`, ' +
+      'and `refreshToken` and `deviceToken` for later. A used, expired or unknown token is 400 `INVALID_VERIFICATION_TOKEN`.',
+    operation: /* GraphQL */ `
+      mutation RestVerifyEmail($token: String!) { verifyEmail(token: $token) { ...RestAuthPayload } }
+      ${AUTH_PAYLOAD_FIELDS}`,
+    bodyFields: { token: 'token' },
+    secretBody: true,
+    public: true,
   },
   {
     method: 'POST',

@@ -5,6 +5,7 @@ import { clearedSessionCookies, deviceCookie, sessionCookies } from '../../http/
 import { AppError } from '../../lib/errors.ts';
 import { parseId } from '../../lib/ids.ts';
 import {
+  changeEmail,
   changePassword,
   countActiveSessions,
   getUserById,
@@ -16,6 +17,9 @@ import {
   signIn,
   signOut,
   signUp,
+  verifyEmail,
+  EMAIL_VERIFICATION_TTL_SECONDS,
+  type SignUpAcceptance,
 } from './accounts.service.ts';
 import { deleteAccount } from './account-deletion.ts';
 import { LocationRef } from '../organizations/organizations.schema.ts';
@@ -45,7 +49,7 @@ export const AuthPayload = builder.objectRef<IssuedSession & { deviceToken?: str
     deviceToken: t.string({
       nullable: true,
       description:
-        'After signIn and signUp: marks this client as one that signed in to the account before, so it keeps a failure budget of its own. ' +
+        'After signIn and verifyEmail: marks this client as one that signed in to the account before, so it keeps a failure budget of its own. ' +
         'Browsers get it as an HttpOnly cookie; other clients keep it and send it as `SignInInput.deviceToken`. Null after refreshSession.',
       resolve: (session) => session.deviceToken ?? null,
     }),
@@ -65,6 +69,11 @@ builder.prismaObject('User', {
   fields: (t) => ({
     id: t.exposeID('id'),
     email: t.exposeString('email'),
+    emailVerified: t.boolean({
+      description: 'Whether the address was proven by following a link mailed to it. Unverified accounts cannot accept invitations or be linked to signing identities.',
+      select: { emailVerifiedAt: true },
+      resolve: (user) => user.emailVerifiedAt !== null,
+    }),
     name: t.exposeString('name'),
     roles: t.expose('roles', { type: [PlatformRoleEnum], description: 'Platform roles; one account may hold several.' }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
@@ -177,6 +186,17 @@ const SignUpInput = builder.inputType('SignUpInput', {
   }),
 });
 
+/** The same answer for a new and a registered address; what differs is the mail, which only the address's owner reads. */
+const SignUpResult = builder.objectRef<SignUpAcceptance>('SignUpResult').implement({
+  description: 'A sign-up was accepted: a message is on its way to the address. No session yet: follow the link in it (verifyEmail).',
+  fields: (t) => ({
+    email: t.exposeString('email', { description: 'Where the message went, as the address is stored (trimmed, lower-cased).' }),
+    message: t.string({
+      resolve: () => `Check your inbox: follow the link we sent within ${EMAIL_VERIFICATION_TTL_SECONDS / 3600} hours to finish signing up.`,
+    }),
+  }),
+});
+
 const SignInInput = builder.inputType('SignInInput', {
   fields: (t) => ({
     email: t.string({ required: true }),
@@ -190,10 +210,31 @@ const SignInInput = builder.inputType('SignInInput', {
 
 builder.mutationFields((t) => ({
   signUp: t.field({
+    type: SignUpResult,
+    authScopes: { public: true },
+    description:
+      'Answers the same whether or not the email has an account, and starts no session: a new address gets a link that verifies it and signs in ' +
+      '(verifyEmail, within 24 hours); a registered one gets a mail pointing to sign-in and password reset. Limited per address and per email.',
+    args: { input: t.arg({ type: SignUpInput, required: true }) },
+    resolve: (_root, { input }, context) => signUp(context.services, { ...input, client: context.client }),
+  }),
+  verifyEmail: t.field({
     type: AuthPayload,
     authScopes: { public: true },
-    args: { input: t.arg({ type: SignUpInput, required: true }) },
-    resolve: async (_root, { input }, context) => withSessionCookies(context, await signUp(context.services, { ...input, client: context.client })),
+    description:
+      'Follows a link from a sign-up or an email change (the `token` of its `/verify-email?token=` URL): the address becomes the verified email of the account ' +
+      'and a session starts. Each link works once, for 24 hours. Also sets HttpOnly session cookies for browsers.',
+    args: { token: t.arg.string({ required: true }) },
+    resolve: async (_root, args, context) => withSessionCookies(context, await verifyEmail(context.services, { token: args.token, client: context.client })),
+  }),
+  changeEmail: t.withAuth({ signedIn: true }).boolean({
+    description:
+      'Mails a link to the new address (after your password); the change takes effect when it is followed (verifyEmail). Answers true whether or not the address is free.',
+    args: { newEmail: t.arg.string({ required: true }), password: t.arg.string({ required: true }) },
+    resolve: async (_root, args, context) => {
+      await changeEmail(context.services, { viewer: context.viewer, newEmail: args.newEmail, password: args.password, client: context.client });
+      return true;
+    },
   }),
   signIn: t.field({
     type: AuthPayload,

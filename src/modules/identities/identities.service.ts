@@ -28,9 +28,16 @@ export async function linkSigningIdentity<Q extends { include?: Prisma.SigningId
   const organizationId = parseId(input.organizationId, 'organizationId');
   const locationId = input.locationId ? parseId(input.locationId, 'locationId') : null;
   const email = normaliseEmail(input.userEmail, 'userEmail');
-  const target = await services.db.user.findUnique({ where: { email }, select: { id: true, email: true } });
+  const target = await services.db.user.findUnique({ where: { email }, select: { id: true, email: true, emailVerifiedAt: true } });
   if (!target) throw new AppError('NOT_FOUND', 'No account has that email. Ask the person to sign up first.', { field: 'userEmail' });
   await assertMayLinkIdentity(input.viewer, { organizationId, kind: input.kind, targetUserId: target.id });
+  // An identity signs in that person's name: only an address its holder has proven may carry one.
+  if (!target.emailVerifiedAt) {
+    throw new AppError('FORBIDDEN', 'That account has not verified its email address yet. Ask the person to follow the link they were mailed.', {
+      field: 'userEmail',
+      reason: 'EMAIL_NOT_VERIFIED',
+    });
+  }
 
   if (input.kind !== 'SIGNER') {
     const member = await services.db.membership.findUnique({ where: { userId_organizationId: { userId: target.id, organizationId } }, select: { id: true } });

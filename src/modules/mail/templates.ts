@@ -57,3 +57,57 @@ export function passwordResetMail(input: { link: string; minutes: number }): Ren
     ].join('\n'),
   };
 }
+
+/** A sign-up's link. The name the person typed is left out: anyone can sign up with any address. */
+export function emailVerificationMail(input: { link: string; hours: number }): RenderedMail {
+  return {
+    subject: 'Confirm your email address for Safeclose',
+    text: [
+      'Hello,',
+      '',
+      `Someone signed up for Safeclose with this email address. To confirm it and finish signing up, open this link within ${input.hours} hours:`,
+      '',
+      input.link,
+      '',
+      'The link works once. If you did not sign up, ignore this message: no account is confirmed without it.',
+    ].join('\n'),
+  };
+}
+
+/** What a sign-up with an address that already has an account mails instead of a link: nothing changes. */
+export function accountExistsMail(input: { signInLink: string; resetLink: string }): RenderedMail {
+  return {
+    subject: 'You already have a Safeclose account',
+    text: [
+      'Hello,',
+      '',
+      'Someone tried to sign up for Safeclose with this email address, which already has an account. Nothing was changed.',
+      '',
+      'To use your account, sign in:',
+      '',
+      input.signInLink,
+      '',
+      'If you forgot your password, ask for a reset link here:',
+      '',
+      input.resetLink,
+      '',
+      'If you did not try to sign up, ignore this message.',
+    ].join('\n'),
+  };
+}
+
+/** Sent to the new address of an email change; the change takes effect only when the link is followed. */
+export function emailChangeMail(input: { link: string; hours: number }): RenderedMail {
+  return {
+    subject: 'Confirm your new email address for Safeclose',
+    text: [
+      'Hello,',
+      '',
+      `Someone asked to use this email address for their Safeclose account. To confirm it, open this link within ${input.hours} hours:`,
+      '',
+      input.link,
+      '',
+      'The link works once. Until it is followed the account keeps its old address. If you did not ask for this, ignore this message.',
+    ].join('\n'),
+  };
+}

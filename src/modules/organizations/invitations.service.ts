@@ -158,6 +158,11 @@ export async function acceptInvitation<Q extends MembershipQuery>(services: Serv
       reason: 'INVITATION_EMAIL_MISMATCH',
     });
   }
+  // The invitation went to an address; an account that has not proven it holds that address cannot take it.
+  const account = await services.db.user.findUniqueOrThrow({ where: { id: input.viewer.userId }, select: { emailVerifiedAt: true } });
+  if (!account.emailVerifiedAt) {
+    throw new AppError('FORBIDDEN', 'Verify your email address first: follow the link we mailed you, then accept the invitation.', { reason: 'EMAIL_NOT_VERIFIED' });
+  }
   const alreadyMember = () => new AppError('CONFLICT', 'You are already a member of this organization.');
   const existing = await services.db.membership.findUnique({ where: { userId_organizationId: { userId: input.viewer.userId, organizationId: invitation.organizationId } }, select: { id: true } });
   if (existing) throw alreadyMember();
