@@ -346,6 +346,20 @@ const signInFactories: Record<string, RouteFactory> = {
       expected: PUBLIC(401),
     },
   ],
+  verifyEmail: [
+    {
+      name: 'the token of a verification link',
+      make: async () => {
+        const email = `${uniqueTag('verify-').toLowerCase()}@example.test`;
+        const user = await db().user.create({ data: { email, name: 'Val Verify', passwordHash: await knownPasswordHash() } });
+        const token = uniqueTag('verify-token-');
+        await db().authToken.create({ data: { purpose: 'EMAIL_VERIFICATION', tokenHash: hashSecret(token), userId: user.id, email, maxUses: 1, expiresAt: new Date(Date.now() + 3600_000) } });
+        return { request: { body: { token } }, aliases: [email, user.id], state: () => db().user.findUnique({ where: { id: user.id }, select: { emailVerifiedAt: true } }) };
+      },
+      expected: PUBLIC(200),
+    },
+    { name: 'a token that was never issued', make: async () => ({ request: { body: { token: uniqueTag('no-such-token-') } } }), expected: PUBLIC(400) },
+  ],
   refreshSession: [
     {
       name: 'a live refresh token',
@@ -868,6 +882,57 @@ const signingFactories: Record<string, RouteFactory> = {
   ],
 };
 
+/** Platform administration: platform admins only (an app session never acts as one). */
+const PLATFORM_ADMIN = (status: number) => statuses({ members: 403, admin: status, signer: 403 });
+
+/** A new account to administer, with the given roles (and disabled, if asked). */
+async function administeredAccount(input: { roles?: Array<'ADMIN' | 'MANAGER' | 'SIGNER'>; disabled?: boolean } = {}) {
+  const email = `${uniqueTag('managed-').toLowerCase()}@example.test`;
+  const user = await db().user.create({ data: { email, name: 'Pat Person', roles: input.roles ?? [], emailVerifiedAt: new Date(), disabledAt: input.disabled ? new Date() : null } });
+  return { request: { params: { id: user.id } }, aliases: [user.id, email], state: () => db().user.findUnique({ where: { id: user.id }, select: { roles: true, disabledAt: true } }) };
+}
+
+const userFactories: Record<string, RouteFactory> = {
+  listUsers: [
+    { name: 'a page of accounts', make: async () => ({ request: { query: { first: 3 } } }), expected: PLATFORM_ADMIN(200) },
+    { name: 'a search', make: async (w) => ({ request: { query: { search: w.accountOf.signer.email, first: 5 } } }), expected: PLATFORM_ADMIN(200), itemCounts: { admin: 1 } },
+  ],
+  getUser: [
+    { name: 'an account', make: async (w) => ({ request: { params: { id: w.userIds.signer } } }), expected: PLATFORM_ADMIN(200) },
+    { name: 'an id that names nothing', make: async () => ({ request: { params: { id: randomUUID() } } }), expected: PLATFORM_ADMIN(404) },
+  ],
+  grantPlatformRole: [
+    {
+      name: 'MANAGER to an account without roles',
+      make: async () => {
+        const made = await administeredAccount();
+        return { ...made, request: { ...made.request, body: { role: 'MANAGER' } } };
+      },
+      expected: PLATFORM_ADMIN(200),
+    },
+  ],
+  revokePlatformRole: [
+    {
+      name: 'MANAGER from an account holding it',
+      make: async () => {
+        const made = await administeredAccount({ roles: ['MANAGER', 'SIGNER'] });
+        return { ...made, request: { params: { ...made.request.params, role: 'MANAGER' } } };
+      },
+      expected: PLATFORM_ADMIN(200),
+    },
+  ],
+  disableUser: [
+    { name: 'an enabled account', make: async () => administeredAccount({ roles: ['MANAGER'] }), expected: PLATFORM_ADMIN(200) },
+    {
+      name: "the caller's own account",
+      make: async (w, caller) => ({ request: { params: { id: w.accountOf[caller].id } }, state: () => db().user.findUnique({ where: { id: w.accountOf[caller].id }, select: { disabledAt: true } }) }),
+      // Nobody disables their own account, the admin included.
+      expected: PLATFORM_ADMIN(403),
+    },
+  ],
+  enableUser: [{ name: 'a disabled account', make: async () => administeredAccount({ disabled: true }), expected: PLATFORM_ADMIN(200) }],
+};
+
 /** Reading something of an organization: the home one, then another one. */
 function organizationRead(home: Expected, other: Expected, query?: RouteRequest['query']): RouteFactory {
   return [
@@ -876,7 +941,7 @@ function organizationRead(home: Expected, other: Expected, query?: RouteRequest[
   ];
 }
 
-const factories: Record<string, RouteFactory> = { ...signInFactories, ...accountFactories, ...organizationFactories, ...identityFactories, ...documentFactories, ...rcmFactories, ...signingFactories };
+const factories: Record<string, RouteFactory> = { ...signInFactories, ...accountFactories, ...organizationFactories, ...identityFactories, ...documentFactories, ...rcmFactories, ...signingFactories, ...userFactories };
 
 /** A change to a fresh chattel record: PATCH with a body, or a state change (archive) without one. */
 function documentChange(name: string, where: { organization: 'home' | 'other' }, ifMatch: number, body: Record<string, unknown> | undefined, expected: Expected): ParityCase {
