@@ -22,8 +22,8 @@ const rateLimited = (retryAfterSeconds: number) => new AppError('RATE_LIMITED', 
  * trusted-devices.ts), linked signing identities are revoked and lose their email, pending tokens are revoked and
  * every token loses the address it was issued for, the addresses recorded on their sessions are cleared, and they
  * leave every organization and user group. Every session
- * ends in the same transaction, so the next request with any of its tokens is refused and the session guard closes
- * live streams at its next check. The row stays: documents, packages, campaigns and activity rows keep pointing at
+ * ends in the same transaction, so the next request with any of its tokens is refused, and the session guard is told
+ * to close live streams at once. The row stays: documents, packages, campaigns and activity rows keep pointing at
  * its id, so the records they created stay with their organization.
  *
  * Refused with CONFLICT while they are the only owner of an open organization (ORGANIZATION_OWNER: transfer
@@ -93,4 +93,6 @@ async function deleteAccountAdmitted(services: Services, passwords: PasswordWork
     // Ids only: no address, agent, name or email of a person who asked to be forgotten.
     await recordActivity(tx, { type: 'account.deleted', actorUserId: userId, subjectUserId: userId, data: { sessionsEnded: ended.count } });
   });
+  // Committed: live streams are checked now, on every instance, not at the guard's next tick.
+  services.events.pubSub.publish('sessionsEnded', { userId });
 }

@@ -19,8 +19,8 @@ export function purgeableAfter(closedAt: Date, retentionDays: number): Date {
  * loadMemberships) and it leaves every list and read (organizations.policy.ts). In the same transaction, the ways in
  * that do not go through a membership are shut: pending invitations are revoked, so are its pending tokens (sender,
  * signer and invitation links) and its signing identities, its API registrations and OAuth clients are disabled,
- * and the sessions opened with them or limited to its packages end (the session guard closes their live streams at
- * its next check). Its records stay, untouched, until `npm run organizations:purge` deletes them once
+ * and the sessions opened with them or limited to its packages end (the session guard is told to close their live
+ * streams at once). Its records stay, untouched, until `npm run organizations:purge` deletes them once
  * ORGANIZATION_RETENTION_DAYS have passed. A closed organization is not found, so closing it twice is NOT_FOUND.
  */
 export async function closeOrganization(services: Services, input: { viewer: Viewer; client: ClientInfo; organizationId: string }): Promise<void> {
@@ -59,6 +59,8 @@ export async function closeOrganization(services: Services, input: { viewer: Vie
       },
     });
   });
+  // Committed: the app, sender and signer sessions' live streams are checked now, not at the guard's next tick.
+  services.events.pubSub.publish('sessionsEnded', { userId: input.viewer.userId });
 }
 
 export interface PurgeResult {

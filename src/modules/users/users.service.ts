@@ -75,7 +75,7 @@ async function assertAnotherActiveAdmin(tx: Tx, userId: string): Promise<void> {
 /** The account, its row locked until the transaction ends, so concurrent role changes apply one after the other. */
 async function findUserForUpdate(tx: Tx, id: string) {
   await tx.$queryRaw`SELECT 1 AS locked FROM "User" WHERE "id" = ${id}::uuid FOR UPDATE`;
-  const user = await tx.user.findUnique({ where: { id }, select: { id: true, roles: true, disabledAt: true } });
+  const user = await tx.user.findUnique({ where: { id }, select: { id: true, roles: true, disabledAt: true, deletedAt: true } });
   if (!user) throw new AppError('NOT_FOUND', 'User not found.');
   return user;
 }
@@ -160,6 +160,8 @@ export async function enableUser<Q extends UserQuery>(services: Services, input:
   await services.db.$transaction(async (tx) => {
     const user = await findUserForUpdate(tx, id);
     if (!user.disabledAt) return;
+    // A deleted account stays disabled: its person is gone and nothing of theirs is left to sign in with.
+    if (user.deletedAt) throw new AppError('CONFLICT', 'This account was deleted by its owner and cannot be enabled again.', { reason: 'ACCOUNT_DELETED' });
     await tx.user.update({ where: { id }, data: { disabledAt: null } });
     await recordActivity(tx, audit(input, 'user.enabled', id, {}));
   });
