@@ -86,7 +86,7 @@ describe('organizations', () => {
           organization: data,
           role: { id: expect.any(String), name: 'Owner', permissions: expect.any(Array) },
           locations: [],
-          user: { id: founder.id, email: founder.email, name: founder.name, roles: [], createdAt: expect.any(String) },
+          user: { id: founder.id, email: founder.email, emailVerified: true, name: founder.name, roles: [], createdAt: expect.any(String) },
         },
       ],
       next: null,
