@@ -4,6 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import createClient from 'openapi-fetch';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../src/db/client.ts';
 import { applyMigrations } from '../src/db/migrator.ts';
@@ -12,6 +13,7 @@ import { mayReadActivity } from '../src/modules/activity/activity.policy.ts';
 import { recordActivity } from '../src/modules/activity/activity.service.ts';
 import { allChains, verifyChain } from '../src/modules/activity/audit-chain.ts';
 import { authenticate } from '../src/modules/auth/viewer.ts';
+import type { paths } from './generated/rest-api.ts';
 import { startTestApp, type TestApp } from './support/app.ts';
 import { testDatabaseKind } from './support/database.ts';
 import { addMember, createDocument, createOrganization, createUser, signInAs } from './support/factories.ts';
@@ -26,6 +28,8 @@ let maconId: string;
 const ids: Record<'athensDoc' | 'maconDoc' | 'package' | 'loan', string> = { athensDoc: '', maconDoc: '', package: randomUUID(), loan: randomUUID() };
 const people: Record<string, { id: string; email: string; name: string }> = {};
 const tokens: Record<string, string> = {};
+
+const api = (token?: string) => createClient<paths>({ baseUrl: t.url, headers: token ? { authorization: `Bearer ${token}` } : {} });
 
 const ACTIVITY_QUERY = /* GraphQL */ `
   query Activity($organizationId: ID, $filter: ActivityFilter, $first: Int, $after: String) {
@@ -142,6 +146,26 @@ describe('Query.activity and its policy', () => {
     expect(await mayReadActivity(t.db.prisma, await viewer('reader'), settings)).toBe(false);
     expect(await mayReadActivity(t.db.prisma, await viewer('reader'), document)).toBe(true);
     expect(await mayReadActivity(t.db.prisma, await viewer('outsider'), document)).toBe(false);
+  });
+});
+
+describe('GET /v1/organizations/{id}/activity', () => {
+  it('lists the same entries with a next link', async () => {
+    const { data, response } = await api(tokens.owner).GET('/v1/organizations/{id}/activity', { params: { path: { id: organizationId }, query: { first: 2 } } });
+    expect(response.status).toBe(200);
+    expect(data!.items.map((e) => e.type)).toEqual(['loan.attached', 'document.registered']);
+    expect(response.headers.get('link')).toMatch(/rel="next"/);
+    const filtered = await api(tokens.owner).GET('/v1/organizations/{id}/activity', { params: { path: { id: organizationId }, query: { type: 'organization.*' } } });
+    expect(filtered.data!.items.map((e) => e.type)).toEqual(['organization.settings_changed']);
+  });
+
+  it('answers 404 to a non-member and 401 without a token, as problem details', async () => {
+    const outsider = await api(tokens.outsider).GET('/v1/organizations/{id}/activity', { params: { path: { id: organizationId } } });
+    expect(outsider.response.status).toBe(404);
+    expect(outsider.response.headers.get('content-type')).toMatch(/application\/problem\+json/);
+    expect((outsider.error as { code?: string }).code).toBe('NOT_FOUND');
+    const anonymous = await api().GET('/v1/organizations/{id}/activity', { params: { path: { id: organizationId } } });
+    expect(anonymous.response.status).toBe(401);
   });
 });
 

@@ -1,4 +1,5 @@
 import type { ExecutionResult, GraphQLSchema } from 'graphql';
+import { activityResources } from '../modules/activity/activity.rest.ts';
 import { accountResources } from '../modules/auth/auth.rest.ts';
 import { documentResources } from '../modules/documents/documents.rest.ts';
 import { identityResources } from '../modules/identities/identities.rest.ts';
@@ -11,7 +12,7 @@ import type { IdempotencyStore } from './idempotency.ts';
 import { compileGraphqlRoute, type CompiledGraphqlRoute, type GraphqlRouteSpec, type OperationRunner } from './graphql-route.ts';
 
 /** Every `/v1` resource route, declared in its domain's `<d>.rest.ts`. */
-export const resourceSpecs: readonly GraphqlRouteSpec[] = [...accountResources, ...organizationResources, ...identityResources, ...documentResources, ...rcmResources, ...signingResources, ...userResources];
+export const resourceSpecs: readonly GraphqlRouteSpec[] = [...accountResources, ...organizationResources, ...identityResources, ...documentResources, ...rcmResources, ...signingResources, ...userResources, ...activityResources];
 
 
 /**
