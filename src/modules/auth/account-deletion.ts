@@ -2,6 +2,7 @@ import type { Services } from '../../graphql/context.ts';
 import { AppError } from '../../lib/errors.ts';
 import { withPasswordWork, type PasswordWork } from '../../lib/password.ts';
 import { recordActivity } from '../activity/activity.service.ts';
+import { lockPlatformAdmins } from '../users/users.service.ts';
 import type { ClientInfo } from './sessions.service.ts';
 import { assertAccountSession, type Viewer } from './viewer.ts';
 
@@ -61,6 +62,8 @@ async function deleteAccountAdmitted(services: Services, passwords: PasswordWork
       }
     }
     if (user.roles.includes('ADMIN')) {
+      // Under the lock every change that could remove a platform admin takes, so two admins leaving at once cannot both.
+      await lockPlatformAdmins(tx);
       // SQL, not `roles: { has }`: the embedded database's adapter cannot bind an enum array filter.
       const [others] = await tx.$queryRaw<{ count: number }[]>`
         SELECT count(*)::int AS count FROM "User" WHERE 'ADMIN' = ANY(roles) AND "disabledAt" IS NULL AND "deletedAt" IS NULL AND id <> ${userId}::uuid`;

@@ -58,7 +58,7 @@ export async function getUserForAdmin<Q extends UserQuery>(services: Pick<Servic
  */
 const PLATFORM_ADMINS_LOCK = 72_370_012;
 
-async function lockPlatformAdmins(tx: Tx): Promise<void> {
+export async function lockPlatformAdmins(tx: Tx): Promise<void> {
   await tx.$queryRaw`SELECT 1 AS locked FROM pg_advisory_xact_lock(${PLATFORM_ADMINS_LOCK}::bigint)`;
 }
 
