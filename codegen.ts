@@ -14,7 +14,7 @@ const config: CodegenConfig = {
       config: {
         useTypeImports: true,
         enumsAsTypes: true,
-        scalars: { DateTime: 'string', Decimal: 'string' },
+        scalars: { DateTime: 'string', Decimal: 'string', File: 'File' },
         strictScalars: true,
       },
     },

@@ -1,4 +1,4 @@
-import type { ExecutionResult, GraphQLSchema } from 'graphql';
+import { validate, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import { activityResources } from '../modules/activity/activity.rest.ts';
 import { accountResources } from '../modules/auth/auth.rest.ts';
 import { documentResources } from '../modules/documents/documents.rest.ts';
@@ -34,9 +34,13 @@ export function createOperationRunner(yoga: GraphQLServer): OperationRunner {
   };
 }
 
-/** Parses and validates every resource route's operation once, with the pipeline's own rules (depth, cost, ...). */
+/**
+ * Parses and validates every resource route's operation once, against the schema's own rules. The abuse limits
+ * (depth, aliases, cost) guard against documents clients send; a route's operation is the server's own, so a low
+ * limit set for clients (GRAPHQL_MAX_DEPTH=2) must not keep the server from starting.
+ */
 export function createResourceRoutes(yoga: GraphQLServer, options: { idempotency?: IdempotencyStore; specs?: readonly GraphqlRouteSpec[] } = {}): CompiledGraphqlRoute[] {
-  const { schema, validate } = yoga.getEnveloped({});
+  const { schema } = yoga.getEnveloped({});
   return compileResourceRoutes(schema, { run: createOperationRunner(yoga), validate: (document) => validate(schema, document), idempotency: options.idempotency }, options.specs);
 }
 
