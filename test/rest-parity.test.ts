@@ -941,7 +941,12 @@ function organizationRead(home: Expected, other: Expected, query?: RouteRequest[
   ];
 }
 
-const factories: Record<string, RouteFactory> = { ...signInFactories, ...accountFactories, ...organizationFactories, ...identityFactories, ...documentFactories, ...rcmFactories, ...signingFactories, ...userFactories };
+/** The audit log: members of the home organization read what the shared policy shows them (an empty page is still 200). */
+const activityFactories: Record<string, RouteFactory> = {
+  listOrganizationActivity: organizationRead(statuses({ members: 200, admin: 200, signer: 404 }), READ_OTHER, { first: 3 }),
+};
+
+const factories: Record<string, RouteFactory> = { ...signInFactories, ...accountFactories, ...organizationFactories, ...identityFactories, ...documentFactories, ...rcmFactories, ...signingFactories, ...userFactories, ...activityFactories };
 
 /** A change to a fresh chattel record: PATCH with a body, or a state change (archive) without one. */
 function documentChange(name: string, where: { organization: 'home' | 'other' }, ifMatch: number, body: Record<string, unknown> | undefined, expected: Expected): ParityCase {
