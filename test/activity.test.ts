@@ -133,6 +133,8 @@ describe('Query.activity and its policy', () => {
     expect(second.body.data!.activity.pageInfo.hasNextPage).toBe(false);
     const tooLarge = await activity(tokens.owner!, { organizationId, first: 101 });
     expect(tooLarge.body.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', reason: 'PAGE_TOO_LARGE' });
+    const negative = await activity(tokens.owner!, { organizationId, first: -1 });
+    expect(negative.body.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', reason: 'INVALID_PAGINATION' });
     const badCursor = await activity(tokens.owner!, { organizationId, after: 'bm90LWEtY3Vyc29y' });
     expect(badCursor.body.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', reason: 'INVALID_CURSOR' });
   });

@@ -43,6 +43,7 @@ export async function listActivity(
   services: Pick<Services, 'db'>,
   input: { viewer: Viewer; organizationId: string | null; filter: ActivityFilter; first: number; after: string | null },
 ) {
+  if (input.first < 0) throw new AppError('BAD_USER_INPUT', 'first must not be negative.', { field: 'first', reason: 'INVALID_PAGINATION' });
   const readable = await readableOrNotFound(services, input.viewer, input.organizationId);
   const afterSeq = input.after ? parseCursor(input.after) : null;
   const rows = await readActivityBatch(services.db, { readable, filter: input.filter, order: 'newest', afterSeq, limit: input.first + 1 });
