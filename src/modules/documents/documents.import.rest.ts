@@ -141,6 +141,17 @@ async function createImport(ctx: RestContext): Promise<void> {
   }
 }
 
+/** Resolves when the response may take more (or has closed), leaving no listener behind. */
+function drained(res: RestContext['res']): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done).off('close', done);
+      resolve();
+    };
+    res.on('drain', done).on('close', done);
+  });
+}
+
 /**
  * Answers CSV lines as they come, in chunks, waiting while the client reads. The first line is read before the
  * status is sent, so a refusal (404, 403) is still a problem details answer.
@@ -154,7 +165,7 @@ async function streamCsv(ctx: RestContext, lines: AsyncGenerator<string>, fileNa
       chunk += line;
       if (chunk.length < 64 * 1024) continue;
       if (ctx.res.destroyed) return;
-      if (!ctx.res.write(chunk)) await new Promise((resolve) => ctx.res.once('drain', resolve).once('close', resolve));
+      if (!ctx.res.write(chunk)) await drained(ctx.res);
       chunk = '';
     }
     ctx.res.end(chunk);

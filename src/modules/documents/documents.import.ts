@@ -39,6 +39,8 @@ const WHOLE = /^\d{1,6}$/;
 
 /** Rows written per transaction; what is held in memory at once is one batch and its failures. */
 const BATCH_SIZE = 500;
+/** A batch's transaction may wait and run longer than Prisma's default 5 s on a busy database. */
+const BATCH_TRANSACTION = { maxWait: 10_000, timeout: 120_000 };
 /** The longest CSV record accepted, in characters: a longer one is a malformed file, not a row to buffer. */
 const MAX_RECORD_CHARACTERS = 64 * 1024;
 
@@ -243,11 +245,53 @@ async function writeBatch(tx: Prisma.TransactionClient, organizationId: string, 
   const failed = new Set(conflicts.map((f) => f.rowNumber));
   const rows = batch.filter((row) => !failed.has(row.rowNumber));
   if (rows.length > 0) {
-    await tx.document.createMany({ data: rows.map((row) => row.document) });
+    await insertDocuments(tx, rows.map((row) => row.document));
     const loans = rows.flatMap((row) => (row.loan ? [{ ...row.loan, organizationId, documentId: row.document.id! }] : []));
-    if (loans.length > 0) await tx.loan.createMany({ data: loans });
+    if (loans.length > 0) await insertLoans(tx, loans);
   }
   return conflicts;
+}
+
+/*
+ * Batches are inserted with one JSON parameter rather than `createMany`: Prisma keeps a plan for each distinct
+ * query it compiles (up to 1,000 of them), and a createMany's rows are part of its plan, so every batch would stay in
+ * memory (about 4 KB a row). The SQL below is the same text for every batch, its values one parameter.
+ */
+function insertDocuments(tx: Pick<Prisma.TransactionClient, '$executeRaw'>, documents: Prisma.DocumentCreateManyInput[]) {
+  return tx.$executeRaw`
+    INSERT INTO "Document" ("id", "organizationId", "locationId", "status", "collateralKind", "manufacturer", "model", "year",
+      "serialNumber", "hudLabelNumber", "titleNumber", "ownerName", "ownerEmail", "ownerPhone", "addressLine1", "addressLine2",
+      "city", "state", "postalCode", "county", "createdById", "createdAt", "updatedAt")
+    SELECT r."id", r."organizationId", r."locationId", 'ACTIVE'::"DocumentStatus",
+      COALESCE(r."collateralKind", 'MANUFACTURED_HOME')::"CollateralKind", r."manufacturer", r."model", r."year",
+      r."serialNumber", r."hudLabelNumber", r."titleNumber", r."ownerName", r."ownerEmail", r."ownerPhone", r."addressLine1",
+      r."addressLine2", r."city", r."state", r."postalCode", r."county", r."createdById", r."createdAt", r."createdAt"
+    FROM jsonb_to_recordset(${JSON.stringify(documents)}::jsonb) AS r("id" uuid, "organizationId" uuid, "locationId" uuid,
+      "collateralKind" text, "manufacturer" text, "model" text, "year" int, "serialNumber" text, "hudLabelNumber" text,
+      "titleNumber" text, "ownerName" text, "ownerEmail" text, "ownerPhone" text, "addressLine1" text, "addressLine2" text,
+      "city" text, "state" text, "postalCode" text, "county" text, "createdById" uuid, "createdAt" timestamptz)`;
+}
+
+function insertLoans(tx: Pick<Prisma.TransactionClient, '$executeRaw'>, loans: Array<NonNullable<ValidRow['loan']> & { organizationId: string; documentId: string }>) {
+  return tx.$executeRaw`
+    INSERT INTO "Loan" ("id", "organizationId", "documentId", "loanNumber", "borrowerName", "status", "principal", "balance",
+      "paymentAmount", "pastDueAmount", "interestRate", "originatedOn", "maturityOn", "nextPaymentOn", "daysPastDue",
+      "attachedAt", "createdAt", "updatedAt")
+    SELECT r."id", r."organizationId", r."documentId", r."loanNumber", r."borrowerName", COALESCE(r."status", 'CURRENT')::"LoanStatus",
+      r."principal", r."balance", r."paymentAmount", COALESCE(r."pastDueAmount", 0), r."interestRate",
+      (r."originatedOn" AT TIME ZONE 'UTC')::date, (r."maturityOn" AT TIME ZONE 'UTC')::date,
+      (r."nextPaymentOn" AT TIME ZONE 'UTC')::date, COALESCE(r."daysPastDue", 0), r."attachedAt", r."attachedAt", r."attachedAt"
+    FROM jsonb_to_recordset(${JSON.stringify(loans)}::jsonb) AS r("id" uuid, "organizationId" uuid, "documentId" uuid,
+      "loanNumber" text, "borrowerName" text, "status" text, "principal" numeric, "balance" numeric, "paymentAmount" numeric,
+      "pastDueAmount" numeric, "interestRate" numeric, "originatedOn" timestamptz, "maturityOn" timestamptz,
+      "nextPaymentOn" timestamptz, "daysPastDue" int, "attachedAt" timestamptz)`;
+}
+
+function insertFailures(db: Pick<Prisma.TransactionClient, '$executeRaw'>, importId: string, failures: ImportFailure[]) {
+  return db.$executeRaw`
+    INSERT INTO "DocumentImportFailure" ("importId", "rowNumber", "column", "reason", "message")
+    SELECT ${importId}::uuid, r."rowNumber", r."column", r."reason", r."message"
+    FROM jsonb_to_recordset(${JSON.stringify(failures)}::jsonb) AS r("rowNumber" int, "column" text, "reason" text, "message" text)`;
 }
 
 /** The file's records as cells by column name, numbered from 2 (the header is row 1); a broken file ends with an error. */
@@ -362,8 +406,6 @@ async function processRows(
   return progress;
 }
 
-const REPORT_FAILURE = (importId: string) => (failure: ImportFailure) => ({ importId, ...failure });
-
 /** Thrown inside an all-or-nothing import's transaction to roll it back when a row conflicts. */
 class RolledBack extends Error {
   constructor(readonly progress: Progress) {
@@ -417,7 +459,7 @@ export async function importDocuments(services: Services, input: ImportDocuments
 
   const importId = created.id;
   const report = async (failures: ImportFailure[]) => {
-    await services.db.documentImportFailure.createMany({ data: failures.map(REPORT_FAILURE(importId)) });
+    await insertFailures(services.db, importId, failures);
   };
   const locations = new Set((await services.db.location.findMany({ where: { organizationId }, select: { id: true } })).map((l) => l.id));
   const context: RowContext = { viewer, organizationId, locations, now };
@@ -427,7 +469,7 @@ export async function importDocuments(services: Services, input: ImportDocuments
   try {
     if (mode === 'VALID_ROWS') {
       progress = await processRows(source, context, {
-        write: (batch) => services.db.$transaction(async (tx) => writeBatch(tx, organizationId, batch)),
+        write: (batch) => services.db.$transaction(async (tx) => writeBatch(tx, organizationId, batch), BATCH_TRANSACTION),
         report,
       });
       status = 'COMPLETED';
@@ -447,7 +489,7 @@ export async function importDocuments(services: Services, input: ImportDocuments
               if (written.failed > 0) throw new RolledBack(written);
               return written;
             },
-            { maxWait: 10_000, timeout: 30 * 60_000 },
+            { maxWait: BATCH_TRANSACTION.maxWait, timeout: 30 * 60_000 },
           );
           status = 'COMPLETED';
         } catch (error) {
