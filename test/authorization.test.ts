@@ -98,8 +98,16 @@ function sampleValue(type: GraphQLInputType): unknown {
   if (isInputObjectType(type)) {
     return Object.fromEntries(Object.values(type.getFields()).filter((f) => isNonNullType(f.type)).map((f) => [f.name, sampleValue(f.type)]));
   }
-  const scalars: Record<string, unknown> = { ID: randomUUID(), Int: 1, Float: 1.5, Boolean: true, DateTime: '2099-01-01T00:00:00.000Z', Decimal: '1.00' };
-  return scalars[type.name] ?? 'probe';
+  const scalars: Record<string, unknown> = { ID: randomUUID(), Int: 1, Float: 1.5, Boolean: true, DateTime: '2099-01-01T00:00:00.000Z', Decimal: '1.00', File: null };
+  return type.name in scalars ? scalars[type.name] : 'probe';
+}
+
+/** The paths (below `variables.`) of the required File inputs of a sample value: sent as multipart parts. */
+function filePaths(type: GraphQLInputType, path: string): string[] {
+  if (isNonNullType(type)) return filePaths(type.ofType, path);
+  if (isListType(type)) return filePaths(type.ofType, `${path}.0`);
+  if (isInputObjectType(type)) return Object.values(type.getFields()).filter((f) => isNonNullType(f.type)).flatMap((f) => filePaths(f.type, `${path}.${f.name}`));
+  return type.name === 'File' ? [path] : [];
 }
 
 /** The smallest operation that calls one root field with its required arguments. */
@@ -111,7 +119,18 @@ function probeOperation(root: RootName, field: GraphQLField<unknown, unknown>) {
   return {
     query: `${root.toLowerCase()} Probe${declarations ? `(${declarations})` : ''} { ${field.name}${args ? `(${args})` : ''}${selection} }`,
     variables: Object.fromEntries(required.map((a) => [a.name, sampleValue(a.type)])),
+    files: required.flatMap((a) => filePaths(a.type, `variables.${a.name}`)),
   };
+}
+
+/** A GraphQL request with file uploads (the GraphQL multipart request spec), each file a one-line CSV. */
+async function multipartGraphql(url: string, query: string, variables: unknown, files: string[], token: string) {
+  const form = new FormData();
+  form.set('operations', JSON.stringify({ query, variables }));
+  form.set('map', JSON.stringify(Object.fromEntries(files.map((path, i) => [String(i), [path]]))));
+  files.forEach((_, i) => form.set(String(i), new Blob(['serialNumber\n'], { type: 'text/csv' }), 'probe.csv'));
+  const response = await fetch(`${url}/graphql`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: form });
+  return { status: response.status, body: (await response.json()) as { errors?: Array<{ extensions?: Record<string, unknown> }> } };
 }
 
 describe('sender and signer sessions × every root field', () => {
@@ -182,9 +201,9 @@ describe('sender and signer sessions × every root field', () => {
   }
 
   async function call(kind: 'sender' | 'signer', root: RootName, field: GraphQLField<unknown, unknown>) {
-    const { query, variables } = probeOperation(root, field);
+    const { query, variables, files } = probeOperation(root, field);
     if (root === 'Subscription') return { status: undefined, extensions: await firstSubscriptionError(query, variables, sessions[kind]) };
-    const { status, body } = await t.graphql(query, variables, { token: sessions[kind] });
+    const { status, body } = files.length ? await multipartGraphql(t.url, query, variables, files, sessions[kind]) : await t.graphql(query, variables, { token: sessions[kind] });
     return { status, extensions: body.errors?.[0]?.extensions };
   }
 
