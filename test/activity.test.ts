@@ -264,3 +264,17 @@ describe('npm run audit:verify', () => {
     }
   }, 120_000);
 });
+
+describe('the session a row was written in', () => {
+  it('is recorded for the signed-in actor of any flow, and left empty for a request without a session', async () => {
+    const updated = await t.graphql('mutation($i: UpdateDocumentInput!) { updateDocument(input: $i) { version } }', { i: { id: ids.athensDoc, version: 1, ownerName: 'Session Kind' } }, { token: tokens.owner! });
+    expect(updated.body.errors).toBeUndefined();
+    const row = await t.db.prisma.activity.findFirstOrThrow({ where: { documentId: ids.athensDoc, type: 'document.updated' }, orderBy: { seq: 'desc' } });
+    expect(row).toMatchObject({ actorUserId: people.owner!.id, sessionKind: 'PASSWORD' });
+
+    const failed = await t.graphql('mutation($i: SignInInput!) { signIn(input: $i) { accessToken } }', { i: { email: 'nobody@audit.test', password: 'not a password at all' } });
+    expect(failed.body.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    const failure = await t.db.prisma.activity.findFirstOrThrow({ where: { type: { contains: 'sign_in' } }, orderBy: { seq: 'desc' } });
+    expect(failure.sessionKind).toBeNull();
+  });
+});

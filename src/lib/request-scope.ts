@@ -1,3 +1,4 @@
+import type { SessionKind } from '../generated/prisma/enums.ts';
 import { AsyncLocalStorage } from 'node:async_hooks';
 
 /**
@@ -14,6 +15,8 @@ export interface RequestScope {
   operationName?: string;
   /** Codes (and reasons) of the errors answered, in order, without duplicates. */
   errors: Array<{ code: string; reason?: string }>;
+  /** The signed-in session the request runs in, once authenticated. */
+  session?: { userId: string; kind: SessionKind };
 }
 
 const storage = new AsyncLocalStorage<RequestScope>();
@@ -52,4 +55,10 @@ export function iterateInScope<T>(
     [Symbol.asyncIterator]: () => scoped,
   };
   return scoped;
+}
+
+/** Notes the session a request was authenticated with (nothing outside a request). */
+export function noteRequestSession(session: { userId: string; kind: SessionKind }): void {
+  const scope = storage.getStore();
+  if (scope) scope.session = session;
 }

@@ -1,6 +1,7 @@
 import { Prisma } from '../../generated/prisma/client.ts';
 import type { SessionKind } from '../../generated/prisma/enums.ts';
 import type { Db } from '../../db/client.ts';
+import { currentRequestScope } from '../../lib/request-scope.ts';
 import { notePendingActivity } from '../../realtime/publish.ts';
 import type { ClientInfo } from '../auth/sessions.service.ts';
 
@@ -37,6 +38,12 @@ export interface ActivityInput {
   data?: Prisma.InputJsonValue;
 }
 
+/** The kind of the request's session, when the actor is the account signed in to it. */
+function requestSessionKindOf(actorUserId: string | null | undefined): SessionKind | null {
+  const session = currentRequestScope()?.session;
+  return actorUserId && session?.userId === actorUserId ? session.kind : null;
+}
+
 /**
  * Appends one event to the activity record and queues it for subscribers, who hear it once the request's
  * transaction has committed. The database links the row into its chain (the organization's, or the platform's when
@@ -54,7 +61,7 @@ export async function recordActivity(db: Pick<Db, 'activity'>, input: ActivityIn
       packageId: input.packageId ?? null,
       ip: input.ip ?? null,
       userAgent: input.userAgent?.slice(0, 512) ?? null,
-      sessionKind: input.sessionKind ?? null,
+      sessionKind: input.sessionKind ?? requestSessionKindOf(input.actorUserId),
       data: input.data ?? {},
     },
   });

@@ -1,3 +1,4 @@
+import { noteRequestSession } from '../../lib/request-scope.ts';
 import type { PlatformRole, SessionKind } from '../../generated/prisma/enums.ts';
 import type { Services } from '../../graphql/context.ts';
 import { AppError } from '../../lib/errors.ts';
@@ -159,6 +160,8 @@ export async function authenticate(services: Services, token: string | null): Pr
   // Sender and signer token sessions are never full sessions: no platform roles and no memberships, so every
   // admin, manager and organization rule fails for them; the signing policy alone grants them their package.
   const limited = LIMITED_SESSION_KINDS.has(session.kind);
+  // What the request's audit rows record about the session they were written in.
+  noteRequestSession({ userId: claims.userId, kind: session.kind });
   return {
     userId: claims.userId,
     sessionId: claims.sessionId,
