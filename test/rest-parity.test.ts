@@ -270,6 +270,28 @@ const accountFactories: Record<string, RouteFactory> = {
       expected: ACCOUNT_ONLY(404),
     },
   ],
+  changeMyEmail: [
+    {
+      name: 'a wrong password',
+      make: async (w, caller) => ({
+        request: { body: { newEmail: `moved-${randomUUID()}@parity.test`, password: 'not-the-password' } },
+        state: () => db().authToken.findFirst({ where: { userId: w.accountOf[caller].id, purpose: 'EMAIL_VERIFICATION' }, orderBy: { createdAt: 'desc' }, select: { id: true } }),
+      }),
+      expected: ACCOUNT_ONLY(400),
+    },
+    {
+      name: 'the right password',
+      serial: true,
+      make: async (w, caller) => {
+        await db().user.update({ where: { id: w.accountOf[caller].id }, data: { passwordHash: await knownPasswordHash() } });
+        return {
+          request: { body: { newEmail: `moved-${randomUUID()}@parity.test`, password: KNOWN_PASSWORD } },
+          state: () => db().authToken.findFirst({ where: { userId: w.accountOf[caller].id, purpose: 'EMAIL_VERIFICATION' }, orderBy: { createdAt: 'desc' }, select: { id: true } }),
+        };
+      },
+      expected: ACCOUNT_ONLY(204),
+    },
+  ],
   changeMyPassword: [
     {
       name: 'a wrong current password',

@@ -152,4 +152,18 @@ export const accountResources: GraphqlRouteSpec[] = [
     secretBody: true,
     noContent: true,
   },
+  {
+    method: 'POST',
+    path: '/v1/me/email',
+    operationId: 'changeMyEmail',
+    tag: 'Account',
+    summary: 'Change your email address',
+    description:
+      'After your password, mails a link to the new address; the change takes effect when it is followed (`POST /v1/users/verify`). Answers 204 whether or not the address is free. The body carries a password, so this route takes no `Idempotency-Key`.',
+    operation: /* GraphQL */ `
+      mutation RestChangeEmail($newEmail: String!, $password: String!) { changeEmail(newEmail: $newEmail, password: $password) }`,
+    bodyFields: { newEmail: 'newEmail', password: 'password' },
+    secretBody: true,
+    noContent: true,
+  },
 ];
