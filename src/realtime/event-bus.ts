@@ -74,12 +74,25 @@ export function createEventBus(options: { redisUrl: string | undefined; namespac
   };
   const publishClient = connect();
   const subscribeClient = connect();
-  const redisTarget = createRedisEventTarget<CustomEvent<ActivityEvent>>({ publishClient, subscribeClient });
+  // The Redis event target fires SUBSCRIBE, UNSUBSCRIBE and PUBLISH without awaiting them: their failures (a lost
+  // connection; listeners that unsubscribe while the bus closes) are logged here instead of going unhandled.
+  let closing = false;
+  const handled = (command: string) => (error: unknown) => {
+    if (!closing) options.logger.warn({ err: error, command }, 'redis pub/sub command failed');
+  };
+  const subscriber = {
+    on: (event: 'message', listener: (channel: string, message: string) => void) => subscribeClient.on(event, listener),
+    subscribe: (channel: string) => subscribeClient.subscribe(channel).catch(handled('subscribe')),
+    unsubscribe: (channel: string) => subscribeClient.unsubscribe(channel).catch(handled('unsubscribe')),
+  };
+  const publisher = { publish: (channel: string, message: string) => publishClient.publish(channel, message).catch(handled('publish')) };
+  const redisTarget = createRedisEventTarget<CustomEvent<ActivityEvent>>({ publishClient: publisher as never, subscribeClient: subscriber as never });
   const eventTarget = namespacedEventTarget(redisTarget as unknown as EventTarget, options.namespace);
   return {
     pubSub: createPubSub<Topics>({ eventTarget: eventTarget as never }),
     listeners: () => eventTarget.listeners(),
     async close() {
+      closing = true;
       await Promise.allSettled([publishClient.quit(), subscribeClient.quit()]);
     },
   };
